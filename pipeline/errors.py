@@ -1,0 +1,81 @@
+"""One exception hierarchy for xmargin; each error carries the exit code of SPEC §8."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class XmarginError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+    exit_code = 4
+
+
+class InvocationError(XmarginError):
+    """Bad invocation: unknown date, bad option, unreadable parameter file (SPEC §8, exit 2)."""
+
+    exit_code = 2
+
+
+class NonBusinessDateError(InvocationError):
+    """A run for a date on which the SIFMA U.S. bond market is closed (SPEC §1, exit 2)."""
+
+
+class ParameterError(InvocationError):
+    """A malformed or out-of-range parameter file (SPEC §2.10, exit 2)."""
+
+
+class ConcurrentRunError(InvocationError):
+    """Another run of the same business date holds the lock (SPEC §8, exit 2)."""
+
+
+class MissingInputError(XmarginError):
+    """One or more input files for the date are absent (SPEC §8, exit 3)."""
+
+    exit_code = 3
+
+    def __init__(self, inbox: Path, missing: Sequence[str]) -> None:
+        self.inbox = inbox
+        self.missing = list(missing)
+        names = ", ".join(self.missing)
+        super().__init__(f"missing input file(s) in {inbox}: {names}")
+
+
+class ValidationRejected(XmarginError):
+    """An input broke an error-severity contract rule; the date is quarantined (SPEC §3, exit 1)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, quarantine_dir: Path | None = None) -> None:
+        self.quarantine_dir = quarantine_dir
+        super().__init__(message)
+
+
+class InternalError(XmarginError):
+    """A defect or an environment failure that is not the input's fault (exit 4)."""
+
+    exit_code = 4
+
+
+class InputFormatError(ValidationRejected):
+    """An input whose bytes or structure cannot be read as its format at all (SPEC §2, §8: exit 1).
+
+    Raised by the readers (undecodable bytes, ragged or truncated rows, malformed or unsafe XML);
+    validation turns it into a quarantined rejection with the same report as a contract failure.
+    """
+
+    def __init__(
+        self,
+        file: Path,
+        rule: str,
+        detail: str,
+        examples: Sequence[dict[str, object]] = (),
+        failing_count: int = 1,
+    ) -> None:
+        self.file = file
+        self.rule = rule
+        self.detail = detail
+        self.examples = list(examples)
+        self.failing_count = failing_count
+        super().__init__(f"{file.name}: rule {rule}: {detail}")
