@@ -1,0 +1,356 @@
+"""The stages of one business date, shared by the CLI and the Airflow tasks (SPEC §8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from pipeline.calendar import business_days, is_business_day
+from pipeline.context import RunContext
+from pipeline.errors import InternalError, InvocationError, NonBusinessDateError, XmarginError
+from pipeline.inputs import require_inputs
+
+if TYPE_CHECKING:
+    from pipeline.contracts import ValidationOutcome
+
+log = logging.getLogger("xmargin.run")
+
+ProgressFn = Callable[[str, dict[str, Any]], None]
+
+MARGIN_TABLES = ("margin_by_account", "margin_calls", "exceptions_margin", "dv01_by_tenor")
+RESERVE_TABLES = ("reserve_computation", "xm_segregation", "xm_segregation_summary")
+PUBLISHED_TABLES = (
+    "margin_by_account",
+    "margin_calls",
+    "reserve_computation",
+    "xm_segregation",
+    "xm_segregation_summary",
+    "exceptions",
+    "dv01_by_tenor",
+)
+
+
+@dataclass
+class RunResult:
+    """What one date's run ended with: the exit code of SPEC §8 and a summary for people and scripts."""
+
+    business_date: dt.date
+    exit_code: int
+    message: str
+    run_id: str | None = None
+    output_dir: Path | None = None
+    quarantine_dir: Path | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "business_date": self.business_date.isoformat(),
+            "exit_code": self.exit_code,
+            "status": "success" if self.ok else "failed",
+            "message": self.message,
+            "run_id": self.run_id,
+            "output_dir": str(self.output_dir) if self.output_dir else None,
+            "quarantine_dir": str(self.quarantine_dir) if self.quarantine_dir else None,
+            "summary": self.summary,
+        }
+
+
+def _results_dir(ctx: RunContext) -> Path:
+    return ctx.work_dir / "results"
+
+
+def _shard_path(ctx: RunContext, shard: int, n_shards: int) -> Path:
+    return ctx.work_dir / "margin" / f"shard-{shard}-of-{n_shards}.parquet"
+
+
+def _write(frame: pl.DataFrame, dest: Path) -> None:
+    from pipeline.ingest.staging import write_parquet_atomic
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(frame, dest)
+
+
+def check_business_date(business_date: dt.date, force: bool = False) -> None:
+    """Refuse a non-business date unless forced (SPEC §1, exit 2)."""
+    if not force and not is_business_day(business_date):
+        raise NonBusinessDateError(
+            f"{business_date.isoformat()} is not a SIFMA U.S. bond market business day; "
+            "nothing to run (use --force to run it anyway)"
+        )
+
+
+def start_run(
+    business_date: dt.date,
+    data_root: Path,
+    params_file: Path | None = None,
+    force: bool = False,
+    run_id: str | None = None,
+) -> RunContext:
+    """Check the date, the parameters and the presence of every input, then open a run (SPEC §8)."""
+    check_business_date(business_date, force)
+    if params_file is not None and not params_file.is_file():
+        raise InvocationError(f"--params {params_file}: no such file")
+    require_inputs(data_root, business_date)
+    return RunContext.create(business_date, data_root, params_file=params_file, run_id=run_id)
+
+
+def validate_stage(ctx: RunContext, names: list[str] | None = None) -> ValidationOutcome:
+    """Validate the given inputs (all by default) against their contracts (SPEC §3)."""
+    from pipeline.contracts import validate_files
+
+    return validate_files(ctx, names)
+
+
+def finish_validation(ctx: RunContext) -> ValidationOutcome:
+    """Merge per-file results; quarantine and raise ValidationRejected on any error (SPEC §3)."""
+    from pipeline.contracts import finish_validation as _finish
+
+    return _finish(ctx)
+
+
+def margin_shard(ctx: RunContext, shard: int, n_shards: int) -> Path:
+    """Per-account requirements of one account shard, unrounded (SPEC §4-§5)."""
+    from pipeline.margin import MarginInputs, compute_account_margin
+
+    inputs = MarginInputs.from_staged(ctx.staged_dir)
+    frame = compute_account_margin(inputs, ctx.params, ctx.business_date, shard, n_shards)
+    dest = _shard_path(ctx, shard, n_shards)
+    _write(frame, dest)
+    return dest
+
+
+def reduce_margin(ctx: RunContext, n_shards: int) -> Path:
+    """Join the shards, then calls, exceptions and the DV01 profile (SPEC §5.4)."""
+    from pipeline.margin import MarginInputs, dv01_by_tenor, finalize_margin
+
+    paths = [_shard_path(ctx, k, n_shards) for k in range(n_shards)]
+    absent = [p.name for p in paths if not p.is_file()]
+    if absent:
+        raise InternalError(f"margin shards missing for run {ctx.run_id}: {', '.join(absent)}")
+    account_margin = pl.concat([pl.read_parquet(p) for p in paths], how="vertical")
+    inputs = MarginInputs.from_staged(ctx.staged_dir)
+    results = finalize_margin(account_margin, inputs, ctx.params, ctx.business_date)
+    out = _results_dir(ctx)
+    _write(results.margin_by_account, out / "margin_by_account.parquet")
+    _write(results.margin_calls, out / "margin_calls.parquet")
+    _write(results.exceptions, out / "exceptions_margin.parquet")
+    _write(dv01_by_tenor(inputs, ctx.params, ctx.business_date), out / "dv01_by_tenor.parquet")
+    return out
+
+
+def reserve_stage(ctx: RunContext) -> Path:
+    """Exhibit A for CUSTOMER and PAB and the 4d segregation schedule (SPEC §6)."""
+    from pipeline.reserve import compute_reserve, compute_segregation
+
+    out = _results_dir(ctx)
+    margin = pl.read_parquet(out / "margin_by_account.parquet")
+    staged = ctx.staged_dir
+    balances = pl.read_parquet(staged / "balances.parquet")
+    items = pl.read_parquet(staged / "reserve_items.parquet")
+    bank = pl.read_parquet(staged / "reserve_bank.parquet")
+    reserve = compute_reserve(margin, balances, items, bank, ctx.params, ctx.business_date)
+    detail, summary = compute_segregation(margin, bank, ctx.business_date)
+    _write(reserve, out / "reserve_computation.parquet")
+    _write(detail, out / "xm_segregation.parquet")
+    _write(summary, out / "xm_segregation_summary.parquet")
+    return out
+
+
+def _exceptions(ctx: RunContext, validation: ValidationOutcome) -> pl.DataFrame:
+    """What operations must look at (SPEC §7.6): margin exceptions plus validation warnings."""
+    margin_exc = pl.read_parquet(_results_dir(ctx) / "exceptions_margin.parquet")
+    warnings = validation.warnings_frame()
+    frames = [margin_exc.select("business_date", "kind", "account_id", "detail")]
+    if warnings.height:
+        frames.append(warnings.select(frames[0].columns).cast(frames[0].schema))
+    return pl.concat(frames, how="vertical").sort(["kind", "account_id", "detail"], nulls_last=True)
+
+
+def control_totals(ctx: RunContext, tables: dict[str, pl.DataFrame]) -> dict[str, Any]:
+    """Figures that let a reader reconcile the run with its inputs (SPEC §7.5), from unrounded values."""
+    ficc = pl.scan_parquet(ctx.staged_dir / "ficc_positions.parquet")
+    netted = ficc.group_by("account_id", "cusip").agg(pl.col("par_amount").sum().alias("net"))
+    par = netted.select(
+        pl.col("net").sum().alias("net_par"), pl.col("net").abs().sum().alias("gross_par")
+    ).collect()
+    cme = (
+        pl.scan_parquet(ctx.staged_dir / "cme_positions.parquet")
+        .select((pl.col("long_qty") - pl.col("short_qty")).sum().alias("net_qty"))
+        .collect()
+    )
+    margin = tables["margin_by_account"]
+    calls = tables["margin_calls"]
+    reserve = tables["reserve_computation"].filter(pl.col("line") == "reserve_requirement")
+    summary = tables["xm_segregation_summary"]
+    return {
+        "ficc_sum_net_par": int(par["net_par"][0] or 0),
+        "ficc_sum_abs_net_par": int(par["gross_par"][0] or 0),
+        "cme_sum_net_qty": int(cme["net_qty"][0] or 0),
+        "accounts": margin.height,
+        "sum_maintenance_requirement": float(margin["maintenance_requirement"].sum()),
+        "sum_initial_requirement": float(margin["initial_requirement"].sum()),
+        "calls_count": calls.height,
+        "sum_call_amount": int(calls["call_amount"].sum()),
+        "reserve_requirement": {
+            str(book): float(amount)
+            for book, amount in reserve.select("book", "amount").iter_rows()
+        },
+        "xm_4d_residual_interest": float(summary["residual_interest"][0]),
+    }
+
+
+def _publish(ctx: RunContext, validation: ValidationOutcome) -> Path:
+    from pipeline.publish import publish
+    from pipeline.reports import render_report
+
+    out = _results_dir(ctx)
+    tables: dict[str, pl.DataFrame] = {}
+    for name in PUBLISHED_TABLES:
+        if name == "exceptions":
+            tables[name] = _exceptions(ctx, validation)
+        else:
+            tables[name] = pl.read_parquet(out / f"{name}.parquet")
+    totals = control_totals(ctx, tables)
+
+    def finish_folder(staging: Path) -> None:
+        # Validation results travel with the outputs they vouch for (SPEC §3).
+        if ctx.validation_dir.is_dir():
+            shutil.copytree(ctx.validation_dir, staging / "validation", dirs_exist_ok=True)
+        render_report(staging)
+
+    return publish(ctx, tables, validation.to_manifest(), totals, render_report=finish_folder)
+
+
+def publish_stage(ctx: RunContext) -> Path:
+    """Publish the date's outputs atomically under the date lock (SPEC §7, §8)."""
+    from pipeline.publish import DateLock
+
+    with DateLock(ctx.data_root, ctx.business_date, ctx.run_id):
+        return _publish(ctx, finish_validation(ctx))
+
+
+@contextmanager
+def _stage(progress: ProgressFn | None, name: str, **info: Any) -> Iterator[dict[str, Any]]:
+    started = time.perf_counter()
+    if progress:
+        progress("start", {"stage": name, **info})
+    detail: dict[str, Any] = {}
+    yield detail
+    elapsed = round(time.perf_counter() - started, 3)
+    log.info("stage %s done in %.2fs %s", name, elapsed, detail)
+    if progress:
+        progress("done", {"stage": name, "seconds": elapsed, **detail})
+
+
+def run_date(
+    business_date: dt.date,
+    data_root: Path,
+    params_file: Path | None = None,
+    force: bool = False,
+    n_shards: int = 1,
+    progress: ProgressFn | None = None,
+    keep_work: bool = False,
+) -> RunResult:
+    """Validate, compute and publish one business date end to end, under its lock (SPEC §8)."""
+    ctx: RunContext | None = None
+    try:
+        check_business_date(business_date, force)
+        from pipeline.publish import DateLock
+
+        with DateLock(data_root.resolve(), business_date, "cli"):
+            with _stage(progress, "inputs"):
+                ctx = start_run(business_date, data_root, params_file, force)
+            with _stage(progress, "validate") as d:
+                validate_stage(ctx)
+                validation = finish_validation(ctx)
+                d["rows"] = sum(f.rows for f in validation.files)
+            with _stage(progress, "margin", shards=n_shards) as d:
+                for shard in range(n_shards):
+                    margin_shard(ctx, shard, n_shards)
+                reduce_margin(ctx, n_shards)
+                d["accounts"] = pl.scan_parquet(
+                    _results_dir(ctx) / "margin_by_account.parquet"
+                ).select(pl.len()).collect().item()
+            with _stage(progress, "reserve"):
+                reserve_stage(ctx)
+            with _stage(progress, "publish") as d:
+                output_dir = _publish(ctx, validation)
+                d["output_dir"] = str(output_dir)
+        summary = summarize(output_dir)
+        if not keep_work:
+            shutil.rmtree(ctx.work_dir, ignore_errors=True)
+        return RunResult(
+            business_date,
+            0,
+            f"{business_date.isoformat()}: published {output_dir}",
+            run_id=ctx.run_id,
+            output_dir=output_dir,
+            summary=summary,
+        )
+    except XmarginError as exc:
+        quarantine = getattr(exc, "quarantine_dir", None)
+        return RunResult(
+            business_date,
+            exc.exit_code,
+            str(exc),
+            run_id=ctx.run_id if ctx else None,
+            quarantine_dir=quarantine,
+        )
+    except Exception as exc:  # an unforeseen defect must still end with exit 4 and a message
+        log.exception("internal error while running %s", business_date)
+        return RunResult(
+            business_date,
+            InternalError.exit_code,
+            f"internal error: {type(exc).__name__}: {exc}",
+            run_id=ctx.run_id if ctx else None,
+        )
+
+
+def summarize(output_dir: Path) -> dict[str, Any]:
+    """Headline figures of a published date, for `--json` and the closing line of the CLI."""
+    import json
+
+    manifest = json.loads((output_dir / "manifest.json").read_text())
+    totals = manifest.get("control_totals", {})
+    return {
+        "accounts": totals.get("accounts"),
+        "calls": totals.get("calls_count"),
+        "sum_call_amount": totals.get("sum_call_amount"),
+        "sum_maintenance_requirement": totals.get("sum_maintenance_requirement"),
+        "sum_initial_requirement": totals.get("sum_initial_requirement"),
+        "reserve_requirement": totals.get("reserve_requirement"),
+    }
+
+
+def backfill(
+    start: dt.date,
+    end: dt.date,
+    data_root: Path,
+    params_file: Path | None = None,
+    n_shards: int = 1,
+    progress: ProgressFn | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Run every business date in [start, end] in order, each independent (SPEC §8)."""
+    if end < start:
+        raise InvocationError(f"backfill: --end {end} is before --start {start}")
+    results = []
+    for day in business_days(start, end):
+        result = run_date(day, data_root, params_file, n_shards=n_shards, progress=progress)
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
