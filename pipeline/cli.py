@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,16 +27,24 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False)
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 class _State:
     quiet = False
     json_out = False
 
 
 def _parse_date(text: str, option: str = "--date") -> dt.date:
+    # date.fromisoformat also takes YYYYMMDD; SPEC §1 dates are YYYY-MM-DD only.
     try:
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO date YYYY-MM-DD", param_hint=option)
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO date YYYY-MM-DD", param_hint=option
+        ) from None
 
 
 def _root(data_root: Path | None) -> Path:

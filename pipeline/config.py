@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,7 @@ def load_params(path: Path) -> Params:
         isinstance(t, int | float) and not isinstance(t, bool) for t in tenors_raw
     ):
         tenors = tuple(float(t) for t in tenors_raw)
-        if len(tenors) < 1 or any(b <= a for a, b in zip(tenors, tenors[1:], strict=False)):
+        if len(tenors) < 1 or any(b <= a for a, b in itertools.pairwise(tenors)):
             r.problems.append(".key_rate_tenors: expected a non-empty strictly increasing list")
         if any(t <= 0 for t in tenors):
             r.problems.append(".key_rate_tenors: tenors must be positive")
@@ -264,7 +265,7 @@ def load_params(path: Path) -> Params:
             if hi <= lo:
                 r.problems.append(f"{where}: hi {hi} must exceed lo {lo}")
             buckets.append(CashBucket(lo=lo, hi=hi, product=product))
-        for prev, nxt in zip(buckets, buckets[1:], strict=False):
+        for prev, nxt in itertools.pairwise(buckets):
             if nxt.lo != prev.hi:
                 r.problems.append(f".cme.cash_mapping: gap or overlap at {prev.hi} / {nxt.lo}")
     elif map_raw is not None:
@@ -301,7 +302,9 @@ def load_params(path: Path) -> Params:
         r.problems.append(".reserve.alternative_reduction_pct: expected a mapping")
     reserve = ReserveParams(
         net_capital_method=r.choice(rs, "net_capital_method", ".reserve", ("ALTERNATIVE", "BASIC")),
-        computation_frequency=r.choice(rs, "computation_frequency", ".reserve", ("DAILY", "WEEKLY")),
+        computation_frequency=r.choice(
+            rs, "computation_frequency", ".reserve", ("DAILY", "WEEKLY")
+        ),
         alternative_reduction_pct=alt,
         basic_reduction_pct=r.number(rs, "basic_reduction_pct", ".reserve", lo=0, hi=100),
         pab_reduction_pct=r.number(rs, "pab_reduction_pct", ".reserve", lo=0, hi=100),
@@ -328,7 +331,7 @@ def load_params(path: Path) -> Params:
 def select_params(
     business_date: dt.date, data_root: Path | None, explicit: Path | None = None
 ) -> Params:
-    """The parameter file in force on D (SPEC §2.10): newest `effective_from` <= D; data root wins ties."""
+    """The parameter file in force on D (SPEC §2.10): newest effective_from <= D."""
     if explicit is not None:
         return load_params(explicit)
     candidates: list[tuple[dt.date, int, Params]] = []

@@ -27,7 +27,7 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class RunContext:
-    """Everything a stage needs to find its inputs and outputs; rebuilt from strings by each task."""
+    """What a stage needs to find its inputs and outputs; each task rebuilds it from strings."""
 
     business_date: dt.date
     data_root: Path

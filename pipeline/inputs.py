@@ -52,7 +52,9 @@ def input_paths(data_root: Path, business_date: dt.date) -> dict[str, Path]:
 
 def missing_inputs(data_root: Path, business_date: dt.date) -> list[str]:
     """File names of D's inputs that are not present yet."""
-    return [path.name for path in input_paths(data_root, business_date).values() if not path.is_file()]
+    return [
+        path.name for path in input_paths(data_root, business_date).values() if not path.is_file()
+    ]
 
 
 def require_inputs(data_root: Path, business_date: dt.date) -> dict[str, Path]:

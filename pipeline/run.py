@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from pipeline.calendar import business_days, is_business_day
+from pipeline.config import select_params
 from pipeline.context import RunContext
 from pipeline.errors import InternalError, InvocationError, NonBusinessDateError, XmarginError
 from pipeline.inputs import require_inputs
@@ -41,7 +42,7 @@ PUBLISHED_TABLES = (
 
 @dataclass
 class RunResult:
-    """What one date's run ended with: the exit code of SPEC §8 and a summary for people and scripts."""
+    """How one date's run ended: the SPEC §8 exit code and a summary for people and scripts."""
 
     business_date: dt.date
     exit_code: int
@@ -92,6 +93,17 @@ def check_business_date(business_date: dt.date, force: bool = False) -> None:
         )
 
 
+def preflight(
+    business_date: dt.date, data_root: Path, params_file: Path | None, force: bool
+) -> None:
+    """Refusals that need no computation, in SPEC §8 precedence: date, parameters, missing files."""
+    check_business_date(business_date, force)
+    if params_file is not None and not params_file.is_file():
+        raise InvocationError(f"--params {params_file}: no such file")
+    select_params(business_date, data_root, params_file)
+    require_inputs(data_root, business_date)
+
+
 def start_run(
     business_date: dt.date,
     data_root: Path,
@@ -100,10 +112,7 @@ def start_run(
     run_id: str | None = None,
 ) -> RunContext:
     """Check the date, the parameters and the presence of every input, then open a run (SPEC §8)."""
-    check_business_date(business_date, force)
-    if params_file is not None and not params_file.is_file():
-        raise InvocationError(f"--params {params_file}: no such file")
-    require_inputs(data_root, business_date)
+    preflight(business_date, data_root, params_file, force)
     return RunContext.create(business_date, data_root, params_file=params_file, run_id=run_id)
 
 
@@ -180,7 +189,7 @@ def _exceptions(ctx: RunContext, validation: ValidationOutcome) -> pl.DataFrame:
 
 
 def control_totals(ctx: RunContext, tables: dict[str, pl.DataFrame]) -> dict[str, Any]:
-    """Figures that let a reader reconcile the run with its inputs (SPEC §7.5), from unrounded values."""
+    """Figures that reconcile the run with its inputs (SPEC §7.5), from unrounded values."""
     ficc = pl.scan_parquet(ctx.staged_dir / "ficc_positions.parquet")
     netted = ficc.group_by("account_id", "cusip").agg(pl.col("par_amount").sum().alias("net"))
     par = netted.select(
@@ -267,7 +276,7 @@ def run_date(
     """Validate, compute and publish one business date end to end, under its lock (SPEC §8)."""
     ctx: RunContext | None = None
     try:
-        check_business_date(business_date, force)
+        preflight(business_date, data_root, params_file, force)
         from pipeline.publish import DateLock
 
         with DateLock(data_root.resolve(), business_date, "cli"):
@@ -281,9 +290,12 @@ def run_date(
                 for shard in range(n_shards):
                     margin_shard(ctx, shard, n_shards)
                 reduce_margin(ctx, n_shards)
-                d["accounts"] = pl.scan_parquet(
-                    _results_dir(ctx) / "margin_by_account.parquet"
-                ).select(pl.len()).collect().item()
+                d["accounts"] = (
+                    pl.scan_parquet(_results_dir(ctx) / "margin_by_account.parquet")
+                    .select(pl.len())
+                    .collect()
+                    .item()
+                )
             with _stage(progress, "reserve"):
                 reserve_stage(ctx)
             with _stage(progress, "publish") as d:

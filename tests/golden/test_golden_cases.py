@@ -62,8 +62,16 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str],
         root = tmp_path_factory.mktemp(f"{case}-{params.split('.')[0]}")
         shutil.copytree(HERE / case / "inbox", root / "inbox")
         code = main(
-            ["--quiet", "run", "--date", D, "--data-root", str(root), "--params",
-             str(HERE / case / params)]
+            [
+                "--quiet",
+                "run",
+                "--date",
+                D,
+                "--data-root",
+                str(root),
+                "--params",
+                str(HERE / case / params),
+            ]
         )
         assert code == 0, f"{case} with {params}: exit {code}"
         out[(case, params)] = root / "outputs" / f"business_date={D}"

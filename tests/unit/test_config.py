@@ -1,0 +1,88 @@
+"""Parameter files: parsing, constraints and the effective-date selection rule (SPEC §2.10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import SHIPPED_PARAMS_DIR, load_params, select_params, tenor_column
+from pipeline.errors import ParameterError
+
+DEFAULT = SHIPPED_PARAMS_DIR / "margin_params.yaml"
+
+
+def _write(path: Path, **changes: object) -> Path:
+    doc = yaml.safe_load(DEFAULT.read_text())
+    for dotted, value in changes.items():
+        node = doc
+        keys = dotted.split("__")
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_shipped_default_is_the_spec_block() -> None:
+    p = load_params(DEFAULT)
+    assert p.key_rate_tenors == (0.25, 0.5, 1, 2, 3, 5, 7, 10, 20, 30)
+    assert p.ficc.var_confidence == 0.99 and p.ficc.min_scenarios == 250
+    assert p.xm.max_reduction == 0.80
+    assert p.cme.products["ZN"].scan_bp == 38 and p.cme.products["SR3"].intra_bp == 8
+    assert [(s.a, s.b) for s in p.cme.inter_spreads][:2] == [("ZN", "TN"), ("ZT", "Z3N")]
+    assert p.reserve.alternative_reduction_pct == {"WEEKLY": 3.0, "DAILY": 2.0}
+    assert len(p.sha256) == 64
+
+
+def test_tenor_columns_use_shortest_form() -> None:
+    assert tenor_column(0.25) == "dy_0_25"
+    assert tenor_column(1.0) == "dy_1"
+    assert tenor_column(30) == "dy_30"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"cme__hrp_initial_ratio": 0.9}, "hrp_initial_ratio"),
+        ({"xm__max_reduction": 1.5}, "max_reduction"),
+        ({"reserve__basic_reduction_pct": 101}, "basic_reduction_pct"),
+        ({"ficc__floor_shock_bp": [20, 22]}, "floor_shock_bp"),
+        ({"reserve__net_capital_method": "FANCY"}, "net_capital_method"),
+        ({"cme__inter_spreads": [{"a": "ZN", "b": "XX", "credit": 0.5}]}, "inter_spreads"),
+    ],
+)
+def test_out_of_range_parameters_are_refused(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    path = _write(tmp_path / "p.yaml", **change)
+    with pytest.raises(ParameterError, match=message) as info:
+        load_params(path)
+    assert info.value.exit_code == 2
+
+
+def test_not_yaml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: [unclosed\n")
+    with pytest.raises(ParameterError, match="not valid YAML"):
+        load_params(path)
+
+
+def test_selection_newest_effective_and_data_root_wins_tie(tmp_path: Path) -> None:
+    shipped = load_params(DEFAULT)
+    params_dir = tmp_path / "params"
+    params_dir.mkdir()
+    # Same effective date as the shipped default: the data root wins the tie.
+    _write(params_dir / "tie.yaml", version="firm-tie", effective_from=shipped.effective_from)
+    # Effective only later: ignored for earlier dates.
+    _write(params_dir / "future.yaml", version="firm-2027", effective_from=dt.date(2027, 1, 4))
+    chosen = select_params(dt.date(2026, 11, 20), tmp_path)
+    assert chosen.version == "firm-tie"
+    assert select_params(dt.date(2027, 1, 5), tmp_path).version == "firm-2027"
+
+
+def test_no_parameter_file_in_force_is_an_invocation_error(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="no parameter file is effective"):
+        select_params(dt.date(1999, 1, 4), tmp_path)
