@@ -1,0 +1,101 @@
+"""Run semantics of SPEC §8 through the CLI: idempotent reruns, history, rejection, locking."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+
+GOLDEN = Path(__file__).parents[1] / "golden" / "01_xm_basis_cap"
+D = "2026-11-20"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    shutil.copytree(GOLDEN / "inbox", tmp_path / "inbox")
+    return tmp_path
+
+
+def _run(root: Path, *extra: str) -> int:
+    args = ["--quiet", "run", "--date", D, "--data-root", str(root)]
+    return main([*args, "--params", str(GOLDEN / "params.yaml"), *extra])
+
+
+def _out(root: Path) -> Path:
+    return root / "outputs" / f"business_date={D}"
+
+
+def test_rerun_is_idempotent_and_keeps_history(root: Path) -> None:
+    assert _run(root) == 0
+    first = json.loads((_out(root) / "manifest.json").read_text())
+    assert _run(root) == 0
+    second = json.loads((_out(root) / "manifest.json").read_text())
+    assert first["run_id"] != second["run_id"]
+
+    def hashes(manifest: dict[str, object]) -> dict[str, str]:
+        return {o["name"]: o["sha256"] for o in manifest["outputs"]}  # type: ignore[attr-defined,index]
+
+    assert hashes(first) == hashes(second)
+    history = list((root / "outputs" / "_history").rglob("*.json"))
+    assert any(first["run_id"] in p.name for p in history)
+    # Exactly one published set: the previous run's folder is gone.
+    published = [p for p in (root / "outputs").iterdir() if p.name.startswith("business_date=")]
+    assert published == [_out(root)]
+    assert (_out(root) / "_SUCCESS").is_file()
+
+
+def test_manifest_records_inputs_params_outputs_and_totals(root: Path) -> None:
+    assert _run(root) == 0
+    manifest = json.loads((_out(root) / "manifest.json").read_text())
+    names = {i["name"] for i in manifest["inputs"]}
+    assert len(names) == 9
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert manifest["params"]["version"] == "golden"
+    totals = manifest["control_totals"]
+    assert totals["ficc_sum_net_par"] == 10_000_000 + 20_000_000 + 10_000_000
+    assert totals["cme_sum_net_qty"] == -100 - 100 - 50
+    assert totals["sum_call_amount"] == 80_100
+
+
+def test_rejected_input_publishes_nothing_and_keeps_previous(root: Path) -> None:
+    assert _run(root) == 0
+    before = (_out(root) / "manifest.json").read_text()
+    ficc = root / "inbox" / "20261120" / "ficc_positions_20261120.csv"
+    ficc.write_text(ficc.read_text().replace("91282CQ87", "91282CQ88", 1))
+    assert _run(root) == 1
+    assert (_out(root) / "manifest.json").read_text() == before
+    quarantined = list((root / "quarantine" / "20261120").rglob("ficc_positions_20261120.csv"))
+    assert quarantined, "the rejected file is copied to quarantine"
+
+
+def test_inputs_are_never_modified(root: Path) -> None:
+    inbox = root / "inbox" / "20261120"
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.iterdir()}
+    assert _run(root) == 0
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.iterdir()}
+    assert before == after
+
+
+def test_second_concurrent_run_of_the_same_date_is_refused(root: Path) -> None:
+    code = (
+        "import datetime as dt, sys, time; from pathlib import Path;"
+        "from pipeline.publish import DateLock;"
+        f"lock = DateLock(Path({str(root)!r}), dt.date(2026, 11, 20), 'holder');"
+        "lock.__enter__(); print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert _run(root) == 2
+        assert not _out(root).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The lock died with its holder: the date runs now.
+    assert _run(root) == 0
