@@ -1,0 +1,311 @@
+"""Atomic publish, history and the date lock (SPEC §7.5, §8)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import pipeline
+from pipeline.context import RunContext
+from pipeline.errors import ConcurrentRunError
+from pipeline.publish import DateLock, history_dir, publish, runs_dir
+from pipeline.publish import publisher as publisher_module
+
+Tables = Callable[..., dict[str, pl.DataFrame]]
+Ctx = Callable[[Path, str], RunContext]
+INPUTS = [{"name": "accounts_20261120.csv", "sha256": "0" * 64, "bytes": 10, "rows": 3}]
+TOTALS = {"sum_call_amount": 80100, "reserve_requirement": {"CUSTOMER": 266200.0}}
+
+
+def _published(ctx: RunContext) -> list[str]:
+    return sorted(p.name for p in ctx.outputs_root.iterdir() if p.name.startswith("business_date"))
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_publish_writes_a_complete_set_behind_a_relative_symlink(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    ctx = build_ctx(tmp_path, "run-1")
+
+    def report(staging: Path) -> None:
+        # The report is rendered before the marker: the folder is not yet complete.
+        assert not (staging / "_SUCCESS").exists()
+        assert (staging / "manifest.json").is_file()
+        (staging / "report.html").write_text("<html></html>")
+
+    out = publish(ctx, build_tables(), INPUTS, TOTALS, render_report=report)
+    assert out == ctx.output_dir
+    assert out.is_symlink()
+    target = os.readlink(out)
+    assert not os.path.isabs(target)
+    assert (ctx.outputs_root / target).resolve() == runs_dir(
+        ctx.outputs_root, ctx.business_date
+    ) / "run-1"
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "margin_by_account.parquet",
+        "margin_calls.parquet",
+        "reserve_computation.parquet",
+        "xm_segregation.parquet",
+        "xm_segregation_summary.parquet",
+        "exceptions.parquet",
+        "manifest.json",
+        "report.html",
+        "_SUCCESS",
+    }
+    # _SUCCESS is the last file written.
+    success = (out / "_SUCCESS").stat().st_mtime_ns
+    assert all(p.stat().st_mtime_ns <= success for p in out.iterdir())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["run_id"] == "run-1"
+    assert manifest["business_date"] == "2026-11-20"
+    assert manifest["software_version"] == pipeline.__version__
+    assert manifest["params"]["version"] == ctx.params.version
+    assert manifest["params"]["sha256"] == ctx.params.sha256
+    assert manifest["inputs"] == INPUTS
+    assert manifest["control_totals"] == TOTALS
+    assert manifest["started_at"] < manifest["finished_at"]
+    outputs = {o["name"]: o for o in manifest["outputs"]}
+    tables = {n.removesuffix(".parquet") for n in names if n.endswith(".parquet")}
+    assert set(outputs) == tables
+    for name, entry in outputs.items():
+        data = (out / f"{name}.parquet").read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["rows"] == pl.read_parquet(out / f"{name}.parquet").height
+
+
+def test_rerun_replaces_outputs_keeps_old_manifest_and_drops_old_folder(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    first = build_ctx(tmp_path, "run-1")
+    publish(first, build_tables(), INPUTS, TOTALS)
+    old_manifest = (first.output_dir / "manifest.json").read_bytes()
+    second = build_ctx(tmp_path, "run-2")
+    publish(second, build_tables(equity_xm1=1.0), INPUTS, TOTALS)
+    runs = runs_dir(first.outputs_root, first.business_date)
+    assert [p.name for p in runs.iterdir()] == ["run-2"]
+    assert _published(first) == ["business_date=2026-11-20"]
+    kept = history_dir(first.outputs_root, first.business_date) / "run-1.manifest.json"
+    assert kept.read_bytes() == old_manifest
+    seg = pl.read_parquet(second.output_dir / "xm_segregation.parquet")
+    assert str(seg["equity"][0]) == "1.00"
+
+
+def test_same_data_gives_same_output_hashes(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    publish(build_ctx(tmp_path, "run-1"), build_tables(), INPUTS, TOTALS)
+    ctx = build_ctx(tmp_path, "run-2")
+    m1 = json.loads((ctx.output_dir / "manifest.json").read_text())
+    publish(ctx, build_tables(), INPUTS, TOTALS)
+    m2 = json.loads((ctx.output_dir / "manifest.json").read_text())
+    assert m1["outputs"] == m2["outputs"]
+
+
+@pytest.mark.parametrize("where", ["report", "swap", "table"])
+def test_crash_leaves_the_previous_set_intact(
+    tmp_path: Path,
+    build_tables: Tables,
+    build_ctx: Ctx,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    first = build_ctx(tmp_path, "run-1")
+    publish(first, build_tables(), INPUTS, TOTALS)
+    before = _snapshot(first.output_dir)
+    target_before = os.readlink(first.output_dir)
+
+    def boom(*_: object) -> None:
+        raise RuntimeError("crash")
+
+    report = None
+    tables = build_tables(equity_xm1=5.0)
+    if where == "report":
+        report = boom
+    elif where == "swap":
+        monkeypatch.setattr(publisher_module, "_swap", boom)
+    else:
+        tables["exceptions"] = tables["exceptions"].drop("detail")
+    with pytest.raises(Exception, match=r"crash|detail"):
+        publish(build_ctx(tmp_path, "run-2"), tables, INPUTS, TOTALS, render_report=report)
+    assert os.readlink(first.output_dir) == target_before
+    assert _snapshot(first.output_dir) == before
+    assert _published(first) == ["business_date=2026-11-20"]
+    assert not history_dir(first.outputs_root, first.business_date).exists()
+    # The failed attempt's staging folder is gone; the published one is untouched.
+    assert [p.name for p in runs_dir(first.outputs_root, first.business_date).iterdir()] == [
+        "run-1"
+    ]
+
+
+def test_crash_with_nothing_published_leaves_nothing(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    ctx = build_ctx(tmp_path, "run-1")
+
+    def boom(_: Path) -> None:
+        raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        publish(ctx, build_tables(), INPUTS, TOTALS, render_report=boom)
+    assert _published(ctx) == []
+    assert not ctx.output_dir.exists()
+
+
+def test_leftover_staging_of_a_killed_run_is_cleaned_by_the_next_publish(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    ctx = build_ctx(tmp_path, "run-2")
+    crashed = runs_dir(ctx.outputs_root, ctx.business_date) / "run-1"
+    crashed.mkdir(parents=True)
+    (crashed / "margin_by_account.parquet").write_bytes(b"partial")
+    publish(ctx, build_tables(), INPUTS, TOTALS)
+    assert [p.name for p in crashed.parent.iterdir()] == ["run-2"]
+    assert not history_dir(ctx.outputs_root, ctx.business_date).exists()
+
+
+def test_republishing_the_same_run_id_never_touches_the_published_folder(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    ctx = build_ctx(tmp_path, "run-1")
+    publish(ctx, build_tables(), INPUTS, TOTALS)
+    # A retried publish task carries the same run id.
+    publish(ctx, build_tables(equity_xm1=2.0), INPUTS, TOTALS)
+    assert (ctx.output_dir / "_SUCCESS").is_file()
+    seg = pl.read_parquet(ctx.output_dir / "xm_segregation.parquet")
+    assert str(seg["equity"][0]) == "2.00"
+    assert len(list(runs_dir(ctx.outputs_root, ctx.business_date).iterdir())) == 1
+
+
+def test_crash_after_the_swap_files_the_replaced_manifest_on_the_next_publish(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(build_ctx(tmp_path, "run-1"), build_tables(), INPUTS, TOTALS)
+
+    def killed(*_: object, **__: object) -> None:
+        raise RuntimeError("killed after the swap")
+
+    monkeypatch.setattr(publisher_module, "_remove_stale", killed)
+    second = build_ctx(tmp_path, "run-2")
+    with pytest.raises(RuntimeError):
+        publish(second, build_tables(), INPUTS, TOTALS)
+    assert json.loads((second.output_dir / "manifest.json").read_text())["run_id"] == "run-2"
+    monkeypatch.undo()
+    publish(build_ctx(tmp_path, "run-3"), build_tables(), INPUTS, TOTALS)
+    history = history_dir(second.outputs_root, second.business_date)
+    assert sorted(p.name for p in history.iterdir()) == [
+        "run-1.manifest.json",
+        "run-2.manifest.json",
+    ]
+    assert [p.name for p in runs_dir(second.outputs_root, second.business_date).iterdir()] == [
+        "run-3"
+    ]
+
+
+def test_legacy_real_folder_is_moved_aside_with_its_manifest_kept(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    ctx = build_ctx(tmp_path, "run-2")
+    ctx.output_dir.mkdir(parents=True)
+    (ctx.output_dir / "manifest.json").write_text(json.dumps({"run_id": "old-run"}))
+    (ctx.output_dir / "_SUCCESS").write_text("")
+    publish(ctx, build_tables(), INPUTS, TOTALS)
+    assert ctx.output_dir.is_symlink()
+    kept = history_dir(ctx.outputs_root, ctx.business_date) / "old-run.manifest.json"
+    assert json.loads(kept.read_text()) == {"run_id": "old-run"}
+    assert [p.name for p in runs_dir(ctx.outputs_root, ctx.business_date).iterdir()] == ["run-2"]
+
+
+def test_missing_table_is_refused_before_anything_is_written(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    ctx = build_ctx(tmp_path, "run-1")
+    tables = build_tables()
+    del tables["margin_calls"]
+    with pytest.raises(Exception, match="margin_calls"):
+        publish(ctx, tables, INPUTS, TOTALS)
+    assert not ctx.output_dir.exists()
+
+
+def test_optional_dv01_table_is_published_as_given(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    ctx = build_ctx(tmp_path, "run-1")
+    tables = build_tables()
+    dv01 = pl.DataFrame({"tenor": [30.0, 0.25], "dv01": [-2.25, 1.5]})
+    tables["dv01_by_tenor"] = dv01
+    publish(ctx, tables, INPUTS, TOTALS)
+    back = pl.read_parquet(ctx.output_dir / "dv01_by_tenor.parquet")
+    assert back.equals(dv01.reverse())
+    manifest = json.loads((ctx.output_dir / "manifest.json").read_text())
+    assert "dv01_by_tenor" in {o["name"] for o in manifest["outputs"]}
+
+
+# ---- the date lock -----------------------------------------------------------------------------
+
+HOLDER = """
+import datetime as dt, sys, time
+from pathlib import Path
+from pipeline.publish import DateLock
+lock = DateLock(Path(sys.argv[1]), dt.date(2026, 11, 20), "holder-run")
+lock.__enter__()
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_second_holder_is_refused_until_the_first_is_killed(tmp_path: Path) -> None:
+    import datetime as dt
+
+    day = dt.date(2026, 11, 20)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConcurrentRunError) as refused:
+            DateLock(tmp_path, day, "second").__enter__()
+        message = str(refused.value)
+        assert f"pid {holder.pid}" in message
+        assert "holder-run" in message
+        assert "2026-11-20" in message
+        # Another date is not blocked.
+        with DateLock(tmp_path, dt.date(2026, 11, 23), "other-date"):
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # The kernel released the lock with the killed process.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with DateLock(tmp_path, day, "after-kill") as lock:
+                assert lock.held
+            break
+        except ConcurrentRunError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def test_lock_is_released_on_exit_and_refused_within_one_process(tmp_path: Path) -> None:
+    import datetime as dt
+
+    day = dt.date(2026, 11, 20)
+    with DateLock(tmp_path, day, "first"), pytest.raises(ConcurrentRunError):
+        DateLock(tmp_path, day, "second").__enter__()
+    with DateLock(tmp_path, day, "third") as again:
+        assert again.held
+    assert not again.held
