@@ -96,10 +96,10 @@ def make_tables(equity_xm1: float = 77000.0) -> dict[str, pl.DataFrame]:
     )
     exceptions = pl.DataFrame(
         {
-            "business_date": [D, D],
-            "kind": ["XM_OPT_IN_WITHOUT_DOCUMENTS", "VALIDATION_WARNING"],
-            "account_id": ["NX1", None],
-            "detail": ["opted in", "extra column"],
+            "business_date": [D, D, D],
+            "kind": ["XM_OPT_IN_WITHOUT_DOCUMENTS", "VALIDATION_WARNING", "VALIDATION_WARNING"],
+            "account_id": ["NX1", None, "A1"],
+            "detail": ["opted in", "extra column", "below min_call_amount"],
         }
     )
     return {

@@ -81,7 +81,11 @@ def test_exceptions_sorted_with_null_accounts_last_and_empty_table(
 ) -> None:
     exc = tables["exceptions"]
     rows = round_money(exc, "exceptions").to_pylist()
-    assert [r["kind"] for r in rows] == ["VALIDATION_WARNING", "XM_OPT_IN_WITHOUT_DOCUMENTS"]
+    assert [(r["kind"], r["account_id"]) for r in rows] == [
+        ("VALIDATION_WARNING", "A1"),
+        ("VALIDATION_WARNING", None),
+        ("XM_OPT_IN_WITHOUT_DOCUMENTS", "NX1"),
+    ]
     empty = pl.DataFrame({c: [] for c in exc.columns})  # Polars types these as Null
     arrow = round_money(empty, "exceptions")
     assert arrow.num_rows == 0
