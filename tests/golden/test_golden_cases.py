@@ -11,7 +11,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import pipeline
 from pipeline.cli import main
+
+# A full run needs every stage; until the margin engine exists these say so instead of failing.
+_ENGINE = Path(pipeline.__file__).parent / "margin" / "__init__.py"
+pytestmark = pytest.mark.skipif(
+    not _ENGINE.is_file(),
+    reason="end-to-end run needs the ingest, contracts, margin and report stages (issues 2, 3, 5)",
+)
 
 HERE = Path(__file__).parent
 D = "2026-11-20"

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
+import pipeline
 from pipeline.cli import main
+
+# A full run needs every stage; until the margin engine exists these say so instead of failing.
+_ENGINE = Path(pipeline.__file__).parent / "margin" / "__init__.py"
+pytestmark = pytest.mark.skipif(
+    not _ENGINE.is_file(),
+    reason="end-to-end run needs the ingest, contracts, margin and report stages (issues 2, 3, 5)",
+)
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "01_xm_basis_cap"
 D = "2026-11-20"
