@@ -1,0 +1,68 @@
+"""Staging helpers: atomic Parquet writes and streamed file hashes (SPEC §7.5, §8)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import polars as pl
+
+_HASH_CHUNK = 1 << 20
+
+
+def temp_path(dest: Path) -> Path:
+    """Return the private temporary name beside `dest` used before the atomic rename (SPEC §8)."""
+    # The pid keeps two processes (e.g. Airflow retries overlapping) off each other's temp file.
+    return dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a written file's bytes to disk so a rename never exposes a half-written file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry so a completed rename survives a crash (POSIX; no-op elsewhere)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        # Some filesystems refuse fsync on directories; the rename itself is still atomic.
+        pass
+    finally:
+        os.close(fd)
+
+
+def commit_temp(tmp: Path, dest: Path) -> None:
+    """Move a fully written temp file onto `dest` atomically and durably (SPEC §8)."""
+    fsync_file(tmp)
+    os.replace(tmp, dest)
+    fsync_dir(dest.parent)
+
+
+def write_parquet_atomic(frame: pl.DataFrame, dest: Path) -> None:
+    """Write `frame` to `dest` as Parquet: readers see the old or the whole new file (SPEC §8)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(dest)
+    try:
+        frame.write_parquet(tmp)
+        commit_temp(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex SHA-256 of a file read in 1 MiB chunks, for the manifest (SPEC §7.5)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,58 @@
+"""Atomic Parquet staging and streamed hashing (SPEC §7.5, §8)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline.ingest import staging
+from pipeline.ingest.staging import sha256_file, write_parquet_atomic
+
+
+def test_write_parquet_atomic_round_trips_and_leaves_no_temp(tmp_path: Path) -> None:
+    dest = tmp_path / "staged" / "accounts.parquet"
+    frame = pl.DataFrame({"account_id": ["A1", "NA"], "ficc_multiplier": [1.0, 2.5]})
+    write_parquet_atomic(frame, dest)
+    assert pl.read_parquet(dest).equals(frame)
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["accounts.parquet"]
+
+
+def test_write_parquet_atomic_replaces_an_existing_file(tmp_path: Path) -> None:
+    dest = tmp_path / "x.parquet"
+    write_parquet_atomic(pl.DataFrame({"a": [1]}), dest)
+    write_parquet_atomic(pl.DataFrame({"a": [2, 3]}), dest)
+    assert pl.read_parquet(dest)["a"].to_list() == [2, 3]
+
+
+def test_failed_write_keeps_the_old_file_and_removes_the_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "x.parquet"
+    write_parquet_atomic(pl.DataFrame({"a": [1]}), dest)
+
+    def crash(tmp: Path, target: Path) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(staging, "commit_temp", crash)
+    with pytest.raises(OSError, match="disk full"):
+        write_parquet_atomic(pl.DataFrame({"a": [9]}), dest)
+    assert pl.read_parquet(dest)["a"].to_list() == [1]
+    assert not staging.temp_path(dest).exists()
+    assert f"tmp-{os.getpid()}" in staging.temp_path(dest).name
+
+
+def test_sha256_file_matches_hashlib_across_chunk_borders(tmp_path: Path) -> None:
+    data = os.urandom((1 << 20) * 2 + 123)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_sha256_of_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    assert sha256_file(path) == hashlib.sha256(b"").hexdigest()
