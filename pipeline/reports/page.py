@@ -1,0 +1,548 @@
+"""report.html: one self-contained page for a person reading a business date (SPEC §7.7).
+
+Inline CSS and SVG only; a Content-Security-Policy forbids every fetch, so the page opens the
+same without a network. Headline figures carry their exact value in `data-value` (plain
+decimal, cents for money) under a stable element id, so tests and scripts can tie them back to
+the Parquet outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.reports import svg
+from pipeline.reports.data import (
+    BOOKS,
+    MAX_TABLE_ROWS,
+    SAVINGS_DEFINITION,
+    TOP_ACCOUNTS,
+    Headline,
+    ReportData,
+    load_report_data,
+)
+from pipeline.reports.fmt import count, esc, iso, money, percent, ratio, whole_dollars
+
+CSS = """
+:root { --ink:#1a202c; --muted:#4a5568; --line:#e2e8f0; --bad:#c53030; --ok:#2f855a; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: var(--ink); margin: 0; background: #f7fafc; }
+header { background: #1a365d; color: #fff; padding: 18px 28px; }
+header h1 { margin: 0; font-size: 22px; }
+header p { margin: 4px 0 0; color: #cbd5e0; font-size: 13px; }
+main { padding: 12px 28px 40px; max-width: 1500px; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 6px;
+  padding: 14px 18px; margin: 14px 0; }
+h2 { font-size: 17px; margin: 0 0 10px; }
+h3 { font-size: 15px; margin: 14px 0 6px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; background: #fff; }
+.card .label { color: var(--muted); font-size: 12px; text-transform: uppercase;
+  letter-spacing: .03em; }
+.card .fig { display: block; font-size: 20px; font-weight: 600;
+  font-variant-numeric: tabular-nums; }
+.card .sub { color: var(--muted); font-size: 12px; }
+.card.bad { border-color: var(--bad); background: #fff5f5; }
+.flag { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
+  font-weight: 600; }
+.flag.bad { background: var(--bad); color: #fff; }
+.flag.ok { background: #c6f6d5; color: #22543d; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left;
+  vertical-align: top; }
+th { background: #edf2f7; position: sticky; top: 0; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.total td { font-weight: 600; border-top: 2px solid #cbd5e0; }
+.note { color: var(--muted); font-size: 12px; margin: 6px 0; }
+.plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 14px; }
+figure { margin: 0; }
+figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
+svg.plot { max-width: 100%; height: auto; background: #fff; }
+svg.plot text { font: 11px system-ui, sans-serif; fill: var(--ink); }
+svg.plot text.axis-title { font-size: 12px; fill: var(--muted); }
+svg.plot text.v { font-size: 10px; fill: var(--muted); }
+svg.plot text.empty { font-size: 13px; fill: var(--muted); }
+svg.plot .grid { stroke: #edf2f7; }
+svg.plot .zero { stroke: #718096; }
+svg.plot .diagonal { stroke: #718096; stroke-dasharray: 4 3; }
+.books { display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 14px; }
+code { font-size: 12px; }
+"""
+
+# The page fetches nothing: every style and image is inline.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _fig(fid: str, label: str, text: str, value: object, sub: str = "", bad: bool = False) -> str:
+    return (
+        f'<div class="card{" bad" if bad else ""}"><span class="label">{esc(label)}</span>'
+        f'<span class="fig" id="fig-{esc(fid)}" data-value="{esc(value)}">{esc(text)}</span>'
+        + (f'<span class="sub">{esc(sub)}</span>' if sub else "")
+        + "</div>"
+    )
+
+
+def _table(
+    table_id: str,
+    header: Sequence[tuple[str, bool]],
+    rows: Iterable[Sequence[str]],
+    row_class: Sequence[str] | None = None,
+) -> str:
+    """A table from already formatted cells; `header` is (title, is_numeric)."""
+    head = "".join(
+        f'<th class="num">{esc(t)}</th>' if num else f"<th>{esc(t)}</th>" for t, num in header
+    )
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{esc(row_class[i])}"' if row_class and row_class[i] else ""
+        cells = "".join(
+            f'<td class="num">{esc(c)}</td>' if num else f"<td>{esc(c)}</td>"
+            for c, (_, num) in zip(row, header, strict=True)
+        )
+        body.append(f"<tr{cls}>{cells}</tr>")
+    if not body:
+        body.append(f'<tr><td colspan="{len(header)}" class="note">none</td></tr>')
+    return (
+        f'<table id="{esc(table_id)}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _shown(shown: int, total: int, what: str) -> str:
+    if shown >= total:
+        return f'<p class="note">{count(total)} {esc(what)}.</p>'
+    return f'<p class="note">Showing {count(shown)} of {count(total)} {esc(what)}.</p>'
+
+
+def _headline(h: Headline) -> str:
+    cards = [
+        _fig(
+            "total-maintenance",
+            "Maintenance requirement",
+            money(h.total_maintenance),
+            h.total_maintenance,
+            f"Σ over {count(h.accounts)} accounts",
+        ),
+        _fig(
+            "total-initial",
+            "Initial requirement",
+            money(h.total_initial),
+            h.total_initial,
+            "Σ initial_requirement",
+        ),
+        _fig(
+            "xm-savings",
+            "XM savings",
+            money(h.xm_savings),
+            h.xm_savings,
+            f"{count(h.xm_active_accounts)} XM-active accounts; standalone "
+            f"{money(h.xm_standalone)}, with XM {money(h.xm_with_xm)}",
+        ),
+        _fig(
+            "xm-savings-pct",
+            "XM savings %",
+            percent(h.xm_savings_pct),
+            "" if h.xm_savings_pct is None else h.xm_savings_pct,
+            "of the standalone requirement on XM positions",
+        ),
+        _fig(
+            "calls-count",
+            "Margin calls",
+            count(h.calls_count),
+            h.calls_count,
+            "issued, due next business day 09:00 New York",
+        ),
+        _fig("calls-sum", "Calls total", whole_dollars(h.calls_sum), h.calls_sum),
+    ]
+    for book in BOOKS:
+        lines = h.reserve.get(book, {})
+        key = book.lower()
+        required = lines.get("deposit_required", Decimal("0.00"))
+        cards.append(
+            _fig(
+                f"reserve-requirement-{key}",
+                f"15c3-3 reserve requirement — {book}",
+                money(lines.get("reserve_requirement", Decimal("0.00"))),
+                lines.get("reserve_requirement", Decimal("0.00")),
+                f"on deposit {money(lines.get('on_deposit', Decimal('0.00')))}",
+            )
+        )
+        cards.append(
+            _fig(
+                f"deposit-required-{key}",
+                f"Deposit required — {book}",
+                money(required),
+                required,
+                f"excess on deposit {money(lines.get('excess_on_deposit', Decimal('0.00')))}",
+                bad=required > 0,
+            )
+        )
+        cards.append(
+            f'<span hidden id="fig-excess-on-deposit-{key}" '
+            f'data-value="{esc(lines.get("excess_on_deposit", Decimal("0.00")))}"></span>'
+            f'<span hidden id="fig-on-deposit-{key}" '
+            f'data-value="{esc(lines.get("on_deposit", Decimal("0.00")))}"></span>'
+        )
+    flag = (
+        '<span class="flag bad">SHORTFALL</span>'
+        if h.is_shortfall
+        else '<span class="flag ok">no shortfall</span>'
+    )
+    cards.append(
+        _fig(
+            "residual-interest",
+            "4d residual interest",
+            money(h.residual_interest),
+            h.residual_interest,
+            f"funds held {money(h.funds_held)} − seg. required {money(h.seg_required)}",
+            bad=h.is_shortfall,
+        ).replace(
+            "</div>",
+            f' <span id="fig-shortfall" data-value="{str(h.is_shortfall).lower()}">'
+            f"{flag}</span></div>",
+            1,
+        )
+    )
+    cards.append(
+        f'<span hidden id="fig-seg-required" data-value="{esc(h.seg_required)}"></span>'
+        f'<span hidden id="fig-funds-held" data-value="{esc(h.funds_held)}"></span>'
+    )
+    return (
+        '<section id="headline"><h2>Headline figures</h2>'
+        f'<div class="cards">{"".join(cards)}</div>'
+        f'<p class="note">{esc(SAVINGS_DEFINITION)} Totals are sums of the published cents.</p>'
+        "</section>"
+    )
+
+
+def _plots(data: ReportData) -> str:
+    sc = data.scatter
+    scatter = svg.scatter(
+        "plot-requirement-vs-equity",
+        "Maintenance requirement vs equity per account",
+        sc["equity"].to_list(),
+        sc["maintenance_requirement"].to_list(),
+        sc["called"].to_list(),
+        "equity (signed log scale)",
+        "maintenance requirement",
+    )
+    sample = (
+        f"random sample of {count(sc.height)} of {count(data.scatter_total)} accounts"
+        if sc.height < data.scatter_total
+        else f"all {count(sc.height)} accounts"
+    )
+    hist = svg.histogram(
+        "plot-r-applied",
+        "Distribution of the applied XM reduction factor",
+        data.r_edges,
+        data.r_counts,
+        "r_applied",
+        "accounts",
+    )
+    st = data.savings_top
+    savings = svg.hbars(
+        "plot-xm-savings",
+        f"XM savings by account (top {TOP_ACCOUNTS})",
+        st["account_id"].to_list(),
+        st["xm_savings"].cast(pl.Float64).to_list(),
+    )
+    if data.dv01 is not None:
+        d = data.dv01
+        dv01 = svg.grouped_bars(
+            "plot-dv01",
+            "Net and gross DV01 by key-rate tenor",
+            [f"{t:g}y" for t in d["tenor_years"].to_list()],
+            [
+                ("net DV01", d["net_dv01"].cast(pl.Float64).to_list(), svg.BLUE),
+                ("gross DV01", d["gross_dv01"].cast(pl.Float64).to_list(), svg.GREY),
+            ],
+            "key-rate tenor",
+            "USD per +1 bp",
+        )
+    else:
+        dv01 = svg.empty_plot("plot-dv01", "DV01 by tenor", "dv01_by_tenor.parquet not published")
+    return (
+        '<section id="plots"><h2>Plots</h2><div class="plots">'
+        f"<figure>{scatter}<figcaption>Each dot is an account ({esc(sample)}); red: a call "
+        "was issued. Below the dashed diagonal equity exceeds the requirement.</figcaption>"
+        "</figure>"
+        f"<figure>{hist}<figcaption>r_applied over XM-active accounts holding XM positions, "
+        "bins of 0.05; the parameter cap max_reduction bounds it.</figcaption></figure>"
+        f"<figure>{dv01}<figcaption>Net: Σ of key-rate DV01 (long positive); gross: Σ over "
+        "accounts of |the account's key-rate DV01|.</figcaption></figure>"
+        f"<figure>{savings}<figcaption>(f_sa + c_sa) − (ficc_xm_im + cme_xm_im) per "
+        "XM-active account.</figcaption></figure>"
+        "</div></section>"
+    )
+
+
+def _calls(data: ReportData) -> str:
+    header = [
+        ("Call id", False),
+        ("Account", False),
+        ("Customer LEI", False),
+        ("Call amount", True),
+        ("Maintenance", True),
+        ("Initial", True),
+        ("Equity", True),
+        ("Due by", False),
+    ]
+    rows = [
+        (
+            r["call_id"],
+            r["account_id"],
+            r["customer_lei"],
+            whole_dollars(r["call_amount"]),
+            money(r["maintenance_requirement"]),
+            money(r["initial_requirement"]),
+            money(r["equity"]),
+            iso(r["due_by"]),
+        )
+        for r in data.calls.iter_rows(named=True)
+    ]
+    return (
+        '<section id="calls"><h2>Margin calls</h2>'
+        + _shown(len(rows), data.headline.calls_count, "calls, largest first")
+        + _table("table-calls", header, rows)
+        + "</section>"
+    )
+
+
+def _waterfall(book: str, lines: dict[str, Decimal]) -> str:
+    def f(name: str) -> float:
+        return float(lines.get(name, Decimal(0)))
+
+    steps = [
+        svg.Step("credits 1–9", f("total_credits"), total=True),
+        svg.Step("− debits 10–15", -f("total_debits")),
+        svg.Step("+ reduction", f("debit_reduction")),
+        svg.Step("requirement", f("reserve_requirement"), total=True),
+        svg.Step("on deposit", f("on_deposit"), total=True),
+    ]
+    return svg.waterfall(
+        f"plot-reserve-waterfall-{book.lower()}",
+        f"Reserve computation — {book}",
+        steps,
+        "USD",
+    )
+
+
+def _reserve(data: ReportData) -> str:
+    header = [("Line", False), ("Side", False), ("Description", False), ("Amount", True)]
+    parts = ['<section id="reserve"><h2>Rule 15c3-3 reserve computation (Exhibit A)</h2>']
+    parts.append('<div class="books">')
+    for book in BOOKS:
+        frame = data.reserve_lines.filter(pl.col("book") == book)
+        rows = [
+            (r["line"], r["side"], r["description"], money(r["amount"]))
+            for r in frame.iter_rows(named=True)
+        ]
+        classes = ["total" if r[0].startswith("total") or r[1] == "total" else "" for r in rows]
+        parts.append(
+            f"<div><h3>{esc(book)}</h3>"
+            + _table(f"table-reserve-{book.lower()}", header, rows, classes)
+            + f"<figure>{_waterfall(book, data.headline.reserve.get(book, {}))}"
+            "<figcaption>Credits less debits plus the debit reduction gives the requirement "
+            "(floored at zero), set against the Special Reserve Bank Account.</figcaption>"
+            "</figure></div>"
+        )
+    parts.append("</div>")
+    h = data.headline
+    parts.append(
+        "<h3>CEA §4d segregation of XM-active customer funds</h3>"
+        + _table(
+            "table-segregation",
+            [("Figure", False), ("Amount", True)],
+            [
+                ("Segregation required (Σ max(equity, 0))", money(h.seg_required)),
+                ("Funds held (XM_4D on deposit)", money(h.funds_held)),
+                ("Residual interest", money(h.residual_interest)),
+                ("Shortfall", "YES" if h.is_shortfall else "no"),
+            ],
+        )
+    )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _top_accounts(data: ReportData) -> str:
+    header = [
+        ("Account", False),
+        ("Class", False),
+        ("XM", False),
+        ("FICC IM", True),
+        ("CME IM", True),
+        ("f_sa", True),
+        ("c_sa", True),
+        ("r_applied", True),
+        ("FICC XM IM", True),
+        ("CME XM IM", True),
+        ("XM savings", True),
+        ("Maintenance", True),
+        ("Initial", True),
+        ("Equity", True),
+        ("Excess / deficit", True),
+    ]
+    rows = [
+        (
+            r["account_id"],
+            r["account_class"],
+            "yes" if r["xm_active"] else "no",
+            money(r["ficc_im"]),
+            money(r["cme_im"]),
+            money(r["f_sa"]),
+            money(r["c_sa"]),
+            ratio(r["r_applied"]),
+            money(r["ficc_xm_im"]),
+            money(r["cme_xm_im"]),
+            money(r["xm_savings"]) if r["xm_active"] else "",
+            money(r["maintenance_requirement"]),
+            money(r["initial_requirement"]),
+            money(r["equity"]),
+            money(r["excess_deficit"]),
+        )
+        for r in data.top_accounts.iter_rows(named=True)
+    ]
+    return (
+        f'<section id="top-accounts"><h2>Top {TOP_ACCOUNTS} accounts by initial requirement'
+        "</h2>"
+        + _shown(len(rows), data.headline.accounts, "accounts")
+        + _table("table-top-accounts", header, rows)
+        + "</section>"
+    )
+
+
+def _exceptions(data: ReportData) -> str:
+    counts = _table(
+        "table-exception-counts",
+        [("Kind", False), ("Count", True)],
+        [(k, count(int(n))) for k, n in data.exception_counts.iter_rows()],
+    )
+    rows = [
+        (r["kind"], r["account_id"] or "", r["detail"])
+        for r in data.exceptions.iter_rows(named=True)
+    ]
+    return (
+        '<section id="exceptions"><h2>Exceptions</h2>'
+        + counts
+        + _shown(len(rows), data.exceptions_total, "exceptions")
+        + _table("table-exceptions", [("Kind", False), ("Account", False), ("Detail", False)], rows)
+        + "</section>"
+    )
+
+
+def _run(data: ReportData) -> str:
+    parts = ['<section id="run"><h2>Run, inputs and control totals</h2>']
+    if data.has_validation:
+        parts.append(
+            '<p><a id="validation-link" href="validation/index.html">Validation results '
+            "(data contracts)</a></p>"
+        )
+    else:
+        parts.append('<p class="note">No validation page in this folder.</p>')
+    m: dict[str, Any] = data.manifest or {}
+    params = m.get("params") or {}
+    facts = [
+        ("Run id", m.get("run_id", "")),
+        ("Business date", data.headline.business_date),
+        ("Started (UTC)", m.get("started_at", "")),
+        ("Finished (UTC)", m.get("finished_at", "")),
+        ("Software version", m.get("software_version", "")),
+        ("Parameters", f"{params.get('version', '')} sha256 {params.get('sha256', '')}"),
+    ]
+    parts.append(_table("table-run", [("", False), ("", False)], [(k, str(v)) for k, v in facts]))
+    inputs = [
+        (
+            str(i.get("name", "")),
+            count(int(i.get("rows", 0) or 0)),
+            count(int(i.get("bytes", 0) or 0)),
+            str(i.get("outcome", i.get("validation_outcome", ""))),
+            str(i.get("sha256", ""))[:16],
+        )
+        for i in (m.get("inputs") or [])
+        if isinstance(i, dict)
+    ]
+    parts.append("<h3>Inputs</h3>")
+    parts.append(
+        _table(
+            "table-inputs",
+            [
+                ("File", False),
+                ("Rows", True),
+                ("Bytes", True),
+                ("Outcome", False),
+                ("sha256 (prefix)", False),
+            ],
+            inputs,
+        )
+    )
+    totals = m.get("control_totals") or {}
+    flat: list[tuple[str, str]] = []
+    for key, value in totals.items():
+        if isinstance(value, dict):
+            flat += [(f"{key}.{k}", _total(k, v)) for k, v in value.items()]
+        else:
+            flat.append((str(key), _total(str(key), value)))
+    parts.append("<h3>Control totals (manifest, sums of unrounded values)</h3>")
+    parts.append(_table("table-control-totals", [("Total", False), ("Value", True)], flat))
+    for note in data.notes:
+        parts.append(f'<p class="note">{esc(note)}</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _total(key: str, value: object) -> str:
+    if isinstance(value, float) and not key.startswith(("ficc_sum", "cme_sum")):
+        return money(value)
+    if isinstance(value, int) and "call_amount" in key:
+        return whole_dollars(value)
+    if isinstance(value, int):
+        return count(value)
+    return str(value)
+
+
+def render_html(data: ReportData) -> str:
+    """The whole page as one string."""
+    h = data.headline
+    m = data.manifest or {}
+    title = f"xmargin — {h.business_date}"
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head>"
+        f'<body data-business-date="{esc(h.business_date)}">'
+        f"<header><h1>Cross-margining and 15c3-3 reserve — {esc(h.business_date)}</h1>"
+        f"<p>run {esc(m.get('run_id', 'unknown'))} · {count(h.accounts)} accounts · "
+        f"parameters {esc((m.get('params') or {}).get('version', 'unknown'))}</p></header>"
+        "<main>"
+        + _headline(h)
+        + _plots(data)
+        + _calls(data)
+        + _reserve(data)
+        + _top_accounts(data)
+        + _exceptions(data)
+        + _run(data)
+        + "</main></body></html>\n"
+    )
+
+
+def render_report(folder: Path) -> Path:
+    """Write `folder/report.html` from the folder's published tables and manifest (SPEC §7.7)."""
+    data = load_report_data(folder)
+    dest = folder / "report.html"
+    tmp = folder / ".report.html.tmp"
+    tmp.write_text(render_html(data), encoding="utf-8")
+    # Replace in one step: a re-render never leaves a half-written page behind.
+    os.replace(tmp, dest)
+    return dest
+
+
+__all__ = ["MAX_TABLE_ROWS", "render_html", "render_report"]
