@@ -1,4 +1,10 @@
-"""The `xmargin` command line (SPEC §8): thin wrappers over `pipeline.run` and friends."""
+"""The `xmargin` command line (SPEC §8): thin wrappers over `pipeline.run` and friends.
+
+Streams: stdout carries only the `--json` summary (one JSON object per command), stderr carries
+everything for people — a live spinner per stage on a terminal, plain lines when piped, nothing
+with `--quiet` but errors. With `--log-format json` stderr is JSON lines only (progress and
+errors become log events), so a log collector never has to parse prose.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,20 @@ import json
 import logging
 import re
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from types import TracebackType
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from pipeline import __version__
 from pipeline.context import DATA_ROOT_ENV, default_data_root
 from pipeline.errors import XmarginError
+from pipeline.logs import configure_logging, log_event
 
 app = typer.Typer(
     name="xmargin",
@@ -24,15 +35,140 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
-
+log = logging.getLogger("xmargin.cli")
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MISSING_OUTPUTS_EXIT = 3
 
 
-class _State:
-    quiet = False
-    json_out = False
+class LogFormat(StrEnum):
+    """Formats of `--log-format`."""
+
+    text = "text"
+    json = "json"
+
+
+class Ui:
+    """How one invocation talks to people (stderr) and scripts (stdout `--json`)."""
+
+    def __init__(self) -> None:
+        self.quiet = False
+        self.json_out = False
+        self.log_json = False
+        self.emitted = False
+
+    def reset(self, quiet: bool, json_out: bool, log_json: bool) -> None:
+        self.quiet, self.json_out, self.log_json, self.emitted = quiet, json_out, log_json, False
+
+    @property
+    def console(self) -> Console:
+        # Built per use so it always writes to the current sys.stderr (tests swap it);
+        # soft_wrap keeps a long message on one line instead of wrapping at 80 columns.
+        return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+    @property
+    def live(self) -> bool:
+        """Spinners only for a person at a terminal; never in logs, pipes or with --quiet."""
+        return not (self.quiet or self.log_json) and self.console.is_terminal
+
+    def line(self, mark: str, text: str, style: str = "green", **fields: Any) -> None:
+        """One progress/result line, or an INFO event in JSON-log mode; silent with --quiet."""
+        if self.quiet:
+            return
+        if self.log_json:
+            log_event(log, fields.pop("event", "progress"), message=text, **fields)
+            return
+        console = self.console
+        if console.is_terminal:
+            console.print(Text.assemble((mark, style), " ", text))
+        else:
+            sys.stderr.write(f"{mark} {text}\n")
+            sys.stderr.flush()
+
+    def error(self, message: str, exit_code: int, **fields: Any) -> None:
+        """The failure as one line `xmargin: error: …` (details indented below), always shown."""
+        first, _, rest = str(message).strip().partition("\n")
+        if self.log_json:
+            log_event(log, "error", logging.ERROR, message, exit_code=exit_code, **fields)
+        else:
+            body = first + "".join(f"\n  {ln.strip()}" for ln in rest.splitlines() if ln.strip())
+            label = "internal error" if exit_code == 4 else "error"
+            console = self.console
+            if console.is_terminal:
+                console.print(Text.assemble((f"xmargin: {label}:", "bold red"), " ", body))
+            else:
+                sys.stderr.write(f"xmargin: {label}: {body}\n")
+                sys.stderr.flush()
+        self.emit({"status": "failed", "exit_code": exit_code, "message": message, **fields})
+
+    def emit(self, payload: dict[str, Any]) -> None:
+        """The `--json` summary: one object on stdout, at most once per invocation."""
+        if self.json_out and not self.emitted:
+            self.emitted = True
+            sys.stdout.write(json.dumps(payload, default=str, sort_keys=True) + "\n")
+            sys.stdout.flush()
+
+
+ui = Ui()
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+class StageProgress:
+    """The `ProgressFn` of `pipeline.run`: a spinner with elapsed time per stage, then a line."""
+
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> StageProgress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        stage = str(info.get("stage", ""))
+        if event == "start":
+            extra = f" ({info['shards']} shard(s))" if "shards" in info else ""
+            if ui.live:
+                self._stop()
+                self._progress = Progress(
+                    SpinnerColumn(),
+                    TextColumn("{task.description}"),
+                    TimeElapsedColumn(),
+                    console=ui.console,
+                    transient=True,
+                )
+                self._progress.start()
+                self._task = self._progress.add_task(f"{stage}{extra} …", total=None)
+            else:
+                ui.line("▶", f"{stage}{extra} …", "cyan", event="stage_start", stage=stage)
+            return
+        self._stop()
+        counts = {k: v for k, v in info.items() if k not in {"stage", "seconds", "output_dir"}}
+        details = " ".join(f"{k}={_count(v)}" for k, v in counts.items())
+        seconds = float(info.get("seconds", 0.0))
+        ui.line(
+            "✓",
+            f"{stage} in {seconds:.2f}s {details}".rstrip(),
+            event="stage_done",
+            stage=stage,
+            seconds=seconds,
+            **counts,
+        )
 
 
 def _parse_date(text: str, option: str = "--date") -> dt.date:
@@ -51,28 +187,13 @@ def _root(data_root: Path | None) -> Path:
     return (data_root or default_data_root()).resolve()
 
 
-def _progress(event: str, info: dict[str, Any]) -> None:
-    if _State.quiet:
-        return
-    stage = info.get("stage", "")
-    if event == "start":
-        extra = f" ({info['shards']} shard(s))" if "shards" in info else ""
-        err.print(f"[bold cyan]▶[/] {stage}{extra} …")
-    else:
-        details = " ".join(
-            f"{k}={v}" for k, v in info.items() if k not in {"stage", "seconds", "output_dir"}
-        )
-        err.print(f"[green]✓[/] {stage} in {info.get('seconds', 0):.2f}s {details}".rstrip())
-
-
-def _fail(exc: XmarginError) -> None:
-    err.print(f"[red]xmargin: error:[/] {exc}")
+def _fail(exc: XmarginError, **fields: Any) -> NoReturn:
+    ui.error(str(exc), exc.exit_code, **fields)
     raise typer.Exit(exc.exit_code)
 
 
-def _emit(payload: dict[str, Any]) -> None:
-    if _State.json_out:
-        sys.stdout.write(json.dumps(payload, default=str, sort_keys=True) + "\n")
+def _money(value: Any) -> str:
+    return f"${float(value):,.2f}" if isinstance(value, int | float) else "n/a"
 
 
 DateOpt = Annotated[str, typer.Option("--date", help="Business date YYYY-MM-DD.")]
@@ -84,27 +205,33 @@ RootOpt = Annotated[
 
 @app.callback()
 def _main(
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress output; errors only.")
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary on stdout for scripts.")
     ] = False,
     log_format: Annotated[
-        str, typer.Option("--log-format", help="Structured logs on stderr: text or json.")
-    ] = "text",
+        LogFormat,
+        typer.Option("--log-format", help="stderr as text for people or JSON lines for logs."),
+    ] = LogFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO.")] = False,
 ) -> None:
     """Nightly FICC-CME cross-margining and SEC Rule 15c3-3 reserve batch."""
-    _State.quiet = quiet
-    _State.json_out = json_out
-    from pipeline.logs import configure_logging
-
-    configure_logging(log_format, logging.INFO if verbose else logging.WARNING)
+    log_json = log_format is LogFormat.json
+    ui.reset(quiet=quiet, json_out=json_out, log_json=log_json)
+    # JSON logs exist for collectors, which want the stage events: INFO unless quiet.
+    level = logging.INFO if verbose or (log_json and not quiet) else logging.WARNING
+    configure_logging(log_format.value, level)
 
 
 @app.command()
 def version() -> None:
     """Print the software version."""
-    typer.echo(__version__)
+    if ui.json_out:
+        ui.emit({"version": __version__})
+    else:
+        typer.echo(__version__)
 
 
 @app.command()
@@ -121,16 +248,22 @@ def generate(
     root = _root(data_root)
 
     def progress(stage: str, rows: int) -> None:
-        if not _State.quiet:
-            err.print(f"[green]✓[/] {stage}: {rows:,} rows")
+        ui.line("✓", f"{stage}: {rows:,} rows", event="generated", stage=stage, rows=rows)
 
     try:
         paths = generate_inputs(root, day, n_accounts=accounts, seed=seed, progress=progress)
     except XmarginError as exc:
-        _fail(exc)
-    if not _State.quiet:
-        err.print(f"inputs for {day.isoformat()} written to {next(iter(paths.values())).parent}")
-    _emit({"business_date": day.isoformat(), "files": {k: str(v) for k, v in paths.items()}})
+        _fail(exc, business_date=day.isoformat())
+    folder = next(iter(paths.values())).parent
+    ui.line("✓", f"inputs for {day.isoformat()} written to {folder}", event="generate_done")
+    ui.emit(
+        {
+            "status": "success",
+            "exit_code": 0,
+            "business_date": day.isoformat(),
+            "files": {k: str(v) for k, v in paths.items()},
+        }
+    )
 
 
 @app.command()
@@ -148,21 +281,33 @@ def run(
     from pipeline.run import run_date
 
     day = _parse_date(date)
-    result = run_date(day, _root(data_root), params, force, shards, _progress, keep_work)
-    _emit(result.to_json())
-    if result.ok:
-        if not _State.quiet:
-            s = result.summary
-            err.print(
-                f"[bold green]{day.isoformat()} published[/] → {result.output_dir}\n"
-                f"  accounts {s.get('accounts')}, calls {s.get('calls')} "
-                f"(${s.get('sum_call_amount') or 0:,}), reserve {s.get('reserve_requirement')}"
-            )
-        return
-    err.print(f"[red]xmargin: error:[/] {result.message}")
-    if result.quarantine_dir:
-        err.print(f"  quarantined: {result.quarantine_dir}")
-    raise typer.Exit(result.exit_code)
+    with StageProgress() as progress:
+        result = run_date(day, _root(data_root), params, force, shards, progress, keep_work)
+    payload = result.to_json()
+    if not result.ok:
+        extra = {k: payload[k] for k in ("business_date", "run_id", "quarantine_dir")}
+        message = result.message
+        if result.quarantine_dir:
+            message += f"\nquarantined: {result.quarantine_dir}"
+        ui.error(message, result.exit_code, **extra)
+        raise typer.Exit(result.exit_code)
+    report = result.output_dir / "report.html" if result.output_dir else None
+    payload["report"] = str(report) if report and report.is_file() else None
+    s = result.summary
+    reserve = s.get("reserve_requirement") or {}
+    reserve_text = ", ".join(f"{book} {_money(v)}" for book, v in reserve.items()) or "n/a"
+    ui.line(
+        "✓",
+        f"{day.isoformat()} published → {result.output_dir}: {_count(s.get('accounts'))} "
+        f"accounts, {_count(s.get('calls'))} calls ({_money(s.get('sum_call_amount') or 0)}), "
+        f"reserve {reserve_text}",
+        event="published",
+        business_date=day.isoformat(),
+        output_dir=str(result.output_dir),
+    )
+    if payload["report"]:
+        ui.line("✓", f"report: {payload['report']}", event="report", path=payload["report"])
+    ui.emit(payload)
 
 
 @app.command()
@@ -180,20 +325,44 @@ def backfill(
     first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
 
     def report(result: RunResult) -> None:
-        if not _State.quiet:
-            mark = "[green]✓[/]" if result.ok else f"[red]✗ exit {result.exit_code}[/]"
-            err.print(f"{mark} {result.business_date.isoformat()}: {result.message}")
+        day = result.business_date.isoformat()
+        if result.ok:
+            ui.line("✓", f"{day}: {result.message}", event="date_done", business_date=day)
+        else:
+            ui.line(
+                "✗",
+                f"{day}: exit {result.exit_code}: {result.message}",
+                "red",
+                event="date_failed",
+                business_date=day,
+                exit_code=result.exit_code,
+            )
 
     try:
-        results = run_backfill(first, last, _root(data_root), params, shards, None, report)
+        with StageProgress() as progress:
+            results = run_backfill(first, last, _root(data_root), params, shards, progress, report)
     except XmarginError as exc:
         _fail(exc)
     failed = [r for r in results if not r.ok]
-    _emit({"dates": [r.to_json() for r in results], "failed": len(failed)})
-    if not _State.quiet:
-        err.print(f"backfill: {len(results) - len(failed)} succeeded, {len(failed)} failed")
+    ui.line(
+        "✓" if not failed else "✗",
+        f"backfill: {len(results) - len(failed)} succeeded, {len(failed)} failed",
+        "green" if not failed else "red",
+        event="backfill_done",
+        succeeded=len(results) - len(failed),
+        failed=len(failed),
+    )
+    code = max((r.exit_code for r in failed), default=0)
+    ui.emit(
+        {
+            "status": "success" if not failed else "failed",
+            "exit_code": code,
+            "dates": [r.to_json() for r in results],
+            "failed": len(failed),
+        }
+    )
     if failed:
-        raise typer.Exit(max(r.exit_code for r in failed))
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -212,13 +381,31 @@ def validate(
         validate_stage(ctx)
         outcome = finish_validation(ctx)
     except XmarginError as exc:
-        _emit({"business_date": day.isoformat(), "exit_code": exc.exit_code, "message": str(exc)})
-        _fail(exc)
-    _emit({"business_date": day.isoformat(), "exit_code": 0, "files": outcome.to_manifest()})
-    if not _State.quiet:
-        for f in outcome.files:
-            err.print(f"[green]✓[/] {f.name}: {f.rows:,} rows, {f.outcome}")
-        err.print(f"validation results: {ctx.validation_dir}")
+        quarantine = getattr(exc, "quarantine_dir", None)
+        _fail(
+            exc,
+            business_date=day.isoformat(),
+            quarantine_dir=str(quarantine) if quarantine else None,
+        )
+    for f in outcome.files:
+        ui.line(
+            "✓",
+            f"{f.name}: {f.rows:,} rows, {f.outcome}",
+            event="validated",
+            file=f.name,
+            rows=f.rows,
+            outcome=f.outcome,
+        )
+    ui.line("✓", f"validation results: {ctx.validation_dir}", event="validation_done")
+    ui.emit(
+        {
+            "status": "success",
+            "business_date": day.isoformat(),
+            "exit_code": 0,
+            "validation_dir": str(ctx.validation_dir),
+            "files": outcome.to_manifest(),
+        }
+    )
 
 
 @app.command()
@@ -229,26 +416,40 @@ def report(date: DateOpt, data_root: RootOpt = None) -> None:
     day = _parse_date(date)
     out = _root(data_root) / "outputs" / f"business_date={day.isoformat()}"
     if not (out / "_SUCCESS").is_file():
-        err.print(f"[red]xmargin: error:[/] no published outputs for {day.isoformat()} in {out}")
-        raise typer.Exit(3)
-    path = render_report(out.resolve())
-    _emit({"business_date": day.isoformat(), "report": str(path)})
-    if not _State.quiet:
-        err.print(f"report: {path}")
+        ui.error(
+            f"no published outputs for {day.isoformat()} in {out}: expected a folder with "
+            f"_SUCCESS (run `xmargin run --date {day.isoformat()}` first)",
+            MISSING_OUTPUTS_EXIT,
+            business_date=day.isoformat(),
+        )
+        raise typer.Exit(MISSING_OUTPUTS_EXIT)
+    try:
+        path = render_report(out.resolve())
+    except XmarginError as exc:
+        _fail(exc, business_date=day.isoformat())
+    ui.line("✓", f"report: {path}", event="report", path=str(path))
+    ui.emit(
+        {"status": "success", "exit_code": 0, "business_date": day.isoformat(), "report": str(path)}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `xmargin` console script; returns the SPEC §8 exit code."""
+    ui.reset(quiet=False, json_out=False, log_json=False)
     try:
         app(args=argv, standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 2)
+        code = code if isinstance(code, int) else (0 if code is None else 2)
+        if code:
+            # Click already printed the usage error; scripts still get their one JSON object.
+            ui.emit({"status": "failed", "exit_code": code, "message": "bad invocation"})
+        return code
     except XmarginError as exc:
-        err.print(f"[red]xmargin: error:[/] {exc}")
+        ui.error(str(exc), exc.exit_code)
         return exc.exit_code
     except Exception as exc:  # a defect must not masquerade as exit 1 (validation rejected)
-        logging.getLogger("xmargin").exception("internal error")
-        err.print(f"[red]xmargin: internal error:[/] {type(exc).__name__}: {exc}")
+        log.exception("internal error")
+        ui.error(f"{type(exc).__name__}: {exc}", 4)
         return 4
     return 0
