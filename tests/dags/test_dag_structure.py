@@ -165,8 +165,13 @@ def test_tasks_retry_and_alert_on_failure(dag: Any) -> None:
 
 
 def test_params_reject_a_shard_count_below_one(dag: Any) -> None:
+    import copy
+
     from airflow.sdk.exceptions import ParamValidationError
 
-    dag.params.deep_merge({"shards": 2}).validate()
+    params = copy.deepcopy(dag.params)
+    params["shards"] = 2
+    assert params.validate()["shards"] == 2
     with pytest.raises(ParamValidationError):
-        dag.params.deep_merge({"shards": 0}).validate()
+        params["shards"] = 0
+        params.validate()
