@@ -57,7 +57,11 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left;
   vertical-align: top; }
 th { background: #edf2f7; position: sticky; top: 0; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td, th { white-space: nowrap; }
+td.wrap { white-space: normal; min-width: 260px; }
+.scroll { max-height: 520px; overflow: auto; border: 1px solid var(--line); }
+.wide { overflow-x: auto; }
 tr.total td { font-weight: 600; border-top: 2px solid #cbd5e0; }
 .note { color: var(--muted); font-size: 12px; margin: 6px 0; }
 .plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 14px; }
@@ -88,13 +92,24 @@ def _fig(fid: str, label: str, text: str, value: object, sub: str = "", bad: boo
     )
 
 
+def _cell(text: str, num: bool, wrap: bool) -> str:
+    cls = "num" if num else ("wrap" if wrap else "")
+    return f'<td class="{cls}">{esc(text)}</td>' if cls else f"<td>{esc(text)}</td>"
+
+
 def _table(
     table_id: str,
     header: Sequence[tuple[str, bool]],
     rows: Iterable[Sequence[str]],
     row_class: Sequence[str] | None = None,
+    wrap: Sequence[str] = ("Description", "Detail"),
+    box: str = "wide",
 ) -> str:
-    """A table from already formatted cells; `header` is (title, is_numeric)."""
+    """A table from already formatted cells; `header` is (title, is_numeric).
+
+    Cells stay on one line (money must not break); the columns named in `wrap` flow. `box`
+    is the CSS class of the container: `wide` scrolls sideways, `scroll` also caps the height.
+    """
     head = "".join(
         f'<th class="num">{esc(t)}</th>' if num else f"<th>{esc(t)}</th>" for t, num in header
     )
@@ -102,15 +117,14 @@ def _table(
     for i, row in enumerate(rows):
         cls = f' class="{esc(row_class[i])}"' if row_class and row_class[i] else ""
         cells = "".join(
-            f'<td class="num">{esc(c)}</td>' if num else f"<td>{esc(c)}</td>"
-            for c, (_, num) in zip(row, header, strict=True)
+            _cell(c, num, title in wrap) for c, (title, num) in zip(row, header, strict=True)
         )
         body.append(f"<tr{cls}>{cells}</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(header)}" class="note">none</td></tr>')
     return (
-        f'<table id="{esc(table_id)}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<div class="{esc(box)}"><table id="{esc(table_id)}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
@@ -309,7 +323,7 @@ def _calls(data: ReportData) -> str:
     return (
         '<section id="calls"><h2>Margin calls</h2>'
         + _shown(len(rows), data.headline.calls_count, "calls, largest first")
-        + _table("table-calls", header, rows)
+        + _table("table-calls", header, rows, box="scroll")
         + "</section>"
     )
 
@@ -456,7 +470,9 @@ def _run(data: ReportData) -> str:
         ("Software version", m.get("software_version", "")),
         ("Parameters", f"{params.get('version', '')} sha256 {params.get('sha256', '')}"),
     ]
-    parts.append(_table("table-run", [("", False), ("", False)], [(k, str(v)) for k, v in facts]))
+    parts.append(
+        _table("table-run", [("Field", False), ("Value", False)], [(k, str(v)) for k, v in facts])
+    )
     inputs = [
         (
             str(i.get("name", "")),

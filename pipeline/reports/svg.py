@@ -40,19 +40,21 @@ def _num(value: float) -> str:
 
 
 def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
-    """Round tick values (1, 2, 5 × 10^k steps) covering [lo, hi]."""
+    """Round tick values (1, 2, 5 × 10^k steps) from at or below lo to at or above hi."""
     if hi <= lo:
         return [lo]
     raw = (hi - lo) / target
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(lo / step) * step
+    first = math.floor(lo / step + 1e-9) * step
     ticks: list[float] = []
-    value = first
-    while value <= hi + step * 1e-9:
+    k = 0
+    while True:
+        value = first + k * step
         ticks.append(0.0 if abs(value) < step * 1e-9 else value)
-        value += step
-    return ticks
+        if value >= hi - step * 1e-9:
+            return ticks
+        k += 1
 
 
 def symlog(value: float) -> float:
