@@ -1,0 +1,144 @@
+"""The nightly DAG run end to end with `dag.test()` on SQLite (SPEC §3, §7, §8).
+
+The golden inbox run through Airflow must publish exactly what `xmargin run` publishes; a late
+file fails the run naming it, and a holiday is refused, each with an alert and nothing published.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+HERE = Path(__file__).resolve().parent
+GOLDEN = HERE.parent / "golden" / "01_xm_basis_cap"
+D = "2026-11-20"
+TABLES = (
+    "margin_by_account",
+    "margin_calls",
+    "reserve_computation",
+    "xm_segregation",
+    "xm_segregation_summary",
+    "exceptions",
+    "dv01_by_tenor",
+)
+
+
+@pytest.fixture(autouse=True)
+def _stages_landed(af: Any) -> None:
+    missing = af.missing_stages()
+    if missing:
+        pytest.skip(f"a full run needs the stages that have not landed: {', '.join(missing)}")
+
+
+def _root(tmp_path: Path, name: str, drop: str | None = None) -> Path:
+    root = tmp_path / name
+    shutil.copytree(GOLDEN / "inbox", root / "inbox")
+    if drop:
+        (root / "inbox" / "20261120" / drop).unlink()
+    return root
+
+
+def _alerts(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+NOTIFY = {"XMARGIN_NOTIFIER": "pipeline.orchestrate.notify:file_notifier"}
+
+
+def test_golden_inbox_through_airflow_equals_xmargin_run(
+    tmp_path: Path, airflow_home: Path, af: Any
+) -> None:
+    from pipeline.cli import main
+    from pipeline.orchestrate.tasks import xmargin_run_id
+
+    params = str(GOLDEN / "params.yaml")
+    cli_root = _root(tmp_path, "cli")
+    code = main(["--quiet", "run", "--date", D, "--data-root", str(cli_root), "--params", params])
+    assert code == 0
+
+    dag_root = _root(tmp_path, "dag")
+    result = af.run_dag_test(
+        airflow_home,
+        # A bare logical date: the run stands for that business date (no business_date Param).
+        {
+            "logical_date": D,
+            "conf": {"data_root": str(dag_root), "params_file": params, "shards": 3},
+        },
+    )
+    assert result["state"] == "success", result["log"][-4000:]
+    tis = result["tis"]
+    assert {t for t in tis if t.startswith("margin_shard[")} == {
+        "margin_shard[0]",
+        "margin_shard[1]",
+        "margin_shard[2]",
+    }
+    assert len([t for t in tis if t.startswith("validate_")]) == 9
+    assert set(tis.values()) == {"success"}
+
+    ours = dag_root / "outputs" / f"business_date={D}"
+    theirs = cli_root / "outputs" / f"business_date={D}"
+    assert (ours / "_SUCCESS").is_file() and (ours / "report.html").is_file()
+    for table in TABLES:
+        got = pl.read_parquet(ours / f"{table}.parquet")
+        want = pl.read_parquet(theirs / f"{table}.parquet")
+        assert got.schema == want.schema, table
+        assert got.equals(want), f"{table}: Airflow output differs from xmargin run"
+    manifest = json.loads((ours / "manifest.json").read_text())
+    assert manifest["run_id"] == xmargin_run_id(str(result["run_id"]))
+    # Same tables, same bytes: the output hashes of the two manifests agree.
+    cli_manifest = json.loads((theirs / "manifest.json").read_text())
+    assert set(TABLES) <= set(_hashes(manifest))
+    assert _hashes(manifest) == _hashes(cli_manifest)
+    # The work folder is scratch: cleaned once the outputs are published.
+    assert not any((dag_root / "work").rglob("*.parquet"))
+
+
+def _hashes(manifest: dict[str, Any]) -> dict[str, str]:
+    outputs = manifest["outputs"]
+    items = outputs.items() if isinstance(outputs, dict) else ((o["name"], o) for o in outputs)
+    return {name: entry["sha256"] for name, entry in items if "sha256" in entry}
+
+
+def test_late_file_fails_the_run_naming_it(tmp_path: Path, airflow_home: Path, af: Any) -> None:
+    root = _root(tmp_path, "late", drop="cme_positions_20261120.xml")
+    alerts = tmp_path / "alerts.jsonl"
+    result = af.run_dag_test(
+        airflow_home,
+        # The deadline of a past date has passed: the sensor gives up at its first poke.
+        {"conf": {"business_date": D, "data_root": str(root), "input_deadline_minutes": 0}},
+        XMARGIN_ALERT_FILE=str(alerts),
+        **NOTIFY,
+    )
+    assert result["state"] == "failed"
+    assert result["tis"]["wait_for_inputs"] == "failed"
+    assert result["tis"]["start_run"] == "upstream_failed"
+    assert "cme_positions_20261120.xml" in result["log"]
+    sent = _alerts(alerts)
+    assert [a["task_id"] for a in sent] == ["wait_for_inputs"]
+    assert "cme_positions_20261120.xml" in sent[0]["error"]
+    assert "accounts_20261120.csv" not in sent[0]["error"]
+    assert not (root / "outputs" / f"business_date={D}").exists()
+
+
+def test_holiday_is_refused_and_nothing_runs(tmp_path: Path, airflow_home: Path, af: Any) -> None:
+    root = _root(tmp_path, "holiday")
+    alerts = tmp_path / "alerts.jsonl"
+    result = af.run_dag_test(
+        airflow_home,
+        {"logical_date": "2026-11-26", "conf": {"data_root": str(root)}},
+        XMARGIN_ALERT_FILE=str(alerts),
+        **NOTIFY,
+    )
+    assert result["state"] == "failed"
+    assert result["tis"]["wait_for_inputs"] == "failed"
+    assert "2026-11-26 is not a SIFMA U.S. bond market business day" in result["log"]
+    sent = _alerts(alerts)
+    assert sent and sent[0]["business_date"] == "2026-11-26"
+    assert not (root / "outputs").exists()
