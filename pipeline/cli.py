@@ -92,7 +92,9 @@ class Ui:
             log_event(log, "error", logging.ERROR, message, exit_code=exit_code, **fields)
         else:
             body = first + "".join(f"\n  {ln.strip()}" for ln in rest.splitlines() if ln.strip())
-            label = "internal error" if exit_code == 4 else "error"
+            # Exit 4 is a defect, not the input's fault; say so once (run.py may already have).
+            internal = exit_code == 4 and not first.startswith("internal error")
+            label = "internal error" if internal else "error"
             console = self.console
             if console.is_terminal:
                 console.print(Text.assemble((f"xmargin: {label}:", "bold red"), " ", body))

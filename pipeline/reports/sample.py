@@ -116,11 +116,10 @@ def _reserve(margin: pl.DataFrame, day: dt.date) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def write_sample_folder(
-    folder: Path, n_accounts: int = 500, seed: int = 7, day: dt.date = dt.date(2026, 11, 20)
-) -> Path:
-    """Write every published table, a manifest and a validation page into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
+def sample_tables(
+    n_accounts: int = 500, seed: int = 7, day: dt.date = dt.date(2026, 11, 20)
+) -> dict[str, pl.DataFrame]:
+    """Every published table, unrounded, as the stages hand them to `pipeline.publish`."""
     rng = np.random.default_rng(seed)
     margin = _margin(n_accounts, day, rng)
     called = margin.filter(pl.col("call_amount") > 0)
@@ -193,6 +192,18 @@ def write_sample_folder(
         "exceptions": exceptions,
         "dv01_by_tenor": dv01,
     }
+    return tables
+
+
+def write_sample_folder(
+    folder: Path, n_accounts: int = 500, seed: int = 7, day: dt.date = dt.date(2026, 11, 20)
+) -> Path:
+    """Write every published table, a manifest and a validation page into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = sample_tables(n_accounts, seed, day)
+    margin = tables["margin_by_account"]
+    calls = tables["margin_calls"]
+    residual = float(tables["xm_segregation_summary"]["residual_interest"][0])
     outputs = [write_table(frame, name, folder) for name, frame in tables.items()]
     reserve = tables["reserve_computation"].filter(pl.col("line") == "reserve_requirement")
     manifest = {
@@ -220,7 +231,7 @@ def write_sample_folder(
             "calls_count": calls.height,
             "sum_call_amount": int(calls["call_amount"].sum()),
             "reserve_requirement": dict(reserve.select("book", "amount").iter_rows()),
-            "xm_4d_residual_interest": funds - seg_required,
+            "xm_4d_residual_interest": residual,
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
