@@ -623,6 +623,8 @@ def _balances(
         in_book = keep & (klass == book) & ~xm
         totals[f"{book}_credits"] = float(np.maximum(cash_balance, 0)[in_book].sum())
         good = in_book & ~unsecured & ~doubtful
-        totals[f"{book}_debits"] = float(np.maximum(-cash_balance, 0)[good].sum())
+        # Item 15 (margin required and on deposit at FICC) is a debit too; estimated roughly.
+        item_15 = np.minimum(est_ficc, on_deposit)[in_book].sum()
+        totals[f"{book}_debits"] = float(np.maximum(-cash_balance, 0)[good].sum() + item_15)
     totals["XM_seg"] = float(np.maximum(eq, 0)[keep & xm & (klass == "CUSTOMER")].sum())
     return frame, totals

@@ -1,0 +1,116 @@
+"""Determinism, atomic install and refusals of `generate_inputs` (SPEC §8 `xmargin generate`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import InvocationError
+from pipeline.generate import book, generate_inputs
+from pipeline.inputs import INPUT_NAMES
+
+D = dt.date(2026, 11, 20)
+
+
+def _bytes(paths: dict[str, Path]) -> dict[str, bytes]:
+    return {name: path.read_bytes() for name, path in paths.items()}
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
+    first = _bytes(generate_inputs(tmp_path / "a", D, 300, 5))
+    again = _bytes(generate_inputs(tmp_path / "b", D, 300, 5))
+    other = _bytes(generate_inputs(tmp_path / "c", D, 300, 6))
+    assert sorted(first) == sorted(INPUT_NAMES)
+    assert first == again
+    for name in INPUT_NAMES:
+        assert first[name] != other[name], name
+
+
+def test_other_date_other_set(tmp_path: Path) -> None:
+    a = generate_inputs(tmp_path, D, 50, 5)
+    b = generate_inputs(tmp_path, dt.date(2026, 11, 23), 50, 5)
+    assert a["ficc_positions"].parent.name == "20261120"
+    assert b["ficc_positions"].parent.name == "20261123"
+    rows = b["ficc_positions"].read_text().splitlines()[1:]
+    assert rows and all(row.startswith("2026-11-23,") for row in rows)
+
+
+def test_progress_reports_every_file(tmp_path: Path) -> None:
+    seen: dict[str, int] = {}
+    generate_inputs(tmp_path, D, 40, 1, lambda stage, rows: seen.__setitem__(stage, rows))
+    assert sorted(seen) == sorted(INPUT_NAMES)
+    assert seen["accounts"] == 40 and seen["ficc_var_scenarios"] == 1_250
+
+
+def test_one_account_still_fills_every_required_file(tmp_path: Path) -> None:
+    """SPEC §2: every file but balances and reserve_items needs at least one data row."""
+    paths = generate_inputs(tmp_path, D, 1, 3)
+    for name in INPUT_NAMES:
+        if name == "cme_positions":
+            assert paths[name].read_text().count("<PosRpt ") >= 1
+        else:
+            assert len(paths[name].read_text().splitlines()) >= 2, name
+
+
+def test_identical_rerun_is_accepted(tmp_path: Path) -> None:
+    paths = generate_inputs(tmp_path, D, 60, 9)
+    stamp = {n: p.stat().st_mtime_ns for n, p in paths.items()}
+    again = generate_inputs(tmp_path, D, 60, 9)
+    assert {n: p.stat().st_mtime_ns for n, p in again.items()} == stamp
+    assert [p.name for p in (tmp_path / "inbox").iterdir()] == ["20261120"]
+
+
+def test_refuses_to_overwrite_a_different_inbox(tmp_path: Path) -> None:
+    paths = generate_inputs(tmp_path, D, 60, 9)
+    before = _bytes(paths)
+    with pytest.raises(InvocationError, match="20261120") as caught:
+        generate_inputs(tmp_path, D, 60, 10)
+    assert caught.value.exit_code == 2
+    assert _bytes(paths) == before
+    assert [p.name for p in (tmp_path / "inbox").iterdir()] == ["20261120"]
+
+
+def test_empty_inbox_folder_is_filled(tmp_path: Path) -> None:
+    (tmp_path / "inbox" / "20261120").mkdir(parents=True)
+    paths = generate_inputs(tmp_path, D, 20, 2)
+    assert all(p.is_file() for p in paths.values())
+
+
+def test_crash_leaves_no_partial_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    real = book.build_chunk
+
+    def failing(*args: object, **kwargs: object) -> book.Chunk:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk on fire")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("pipeline.generate.generator.CHUNK_ACCOUNTS", 30)
+    monkeypatch.setattr(book, "build_chunk", failing)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        generate_inputs(tmp_path, D, 100, 4)
+    assert calls["n"] == 2
+    assert list((tmp_path / "inbox").iterdir()) == []
+
+
+def test_rejects_no_accounts(tmp_path: Path) -> None:
+    with pytest.raises(InvocationError, match="accounts"):
+        generate_inputs(tmp_path, D, 0, 1)
+
+
+def test_cli_generate(tmp_path: Path) -> None:
+    from pipeline.cli import main
+
+    code = main(
+        ["-q", "generate", "--date", "2026-11-20", "--accounts", "25", "--data-root", str(tmp_path)]
+    )
+    assert code == 0
+    assert len(list((tmp_path / "inbox" / "20261120").iterdir())) == 9
+    # A second, different set for the same date is refused with exit 2, not overwritten.
+    code = main(
+        ["-q", "generate", "--date", "2026-11-20", "--accounts", "26", "--data-root", str(tmp_path)]
+    )
+    assert code == 2
