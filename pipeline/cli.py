@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -301,7 +302,7 @@ def run(
     ui.line(
         "✓",
         f"{day.isoformat()} published → {result.output_dir}: {_count(s.get('accounts'))} "
-        f"accounts, {_count(s.get('calls'))} calls ({_money(s.get('sum_call_amount') or 0)}), "
+        f"accounts, {_count(s.get('calls'))} calls (${s.get('sum_call_amount') or 0:,}), "
         f"reserve {reserve_text}",
         event="published",
         business_date=day.isoformat(),
@@ -375,12 +376,28 @@ def validate(
     force: Annotated[bool, typer.Option("--force")] = False,
 ) -> None:
     """Run the data contracts for D only (nothing is computed or published)."""
+    from pipeline.inputs import INPUT_NAMES
     from pipeline.run import finish_validation, start_run, validate_stage
 
     day = _parse_date(date)
     try:
         ctx = start_run(day, _root(data_root), params, force)
-        validate_stage(ctx)
+        # One file at a time, masters first (the order Airflow maps them in), so a person sees
+        # which file is being read; the merged outcome is the same as validating all at once.
+        with StageProgress() as progress:
+            for name in INPUT_NAMES:
+                progress("start", {"stage": f"validate {name}"})
+                started = time.perf_counter()
+                files = validate_stage(ctx, [name]).files
+                progress(
+                    "done",
+                    {
+                        "stage": f"validate {name}",
+                        "seconds": time.perf_counter() - started,
+                        "rows": sum(f.rows for f in files),
+                        "outcome": ",".join(f.outcome for f in files),
+                    },
+                )
         outcome = finish_validation(ctx)
     except XmarginError as exc:
         quarantine = getattr(exc, "quarantine_dir", None)
@@ -388,15 +405,6 @@ def validate(
             exc,
             business_date=day.isoformat(),
             quarantine_dir=str(quarantine) if quarantine else None,
-        )
-    for f in outcome.files:
-        ui.line(
-            "✓",
-            f"{f.name}: {f.rows:,} rows, {f.outcome}",
-            event="validated",
-            file=f.name,
-            rows=f.rows,
-            outcome=f.outcome,
         )
     ui.line("✓", f"validation results: {ctx.validation_dir}", event="validation_done")
     ui.emit(

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import pipeline
 import pipeline.run as run_module
 from pipeline.cli import main
 from pipeline.reports.sample import write_sample_folder
@@ -297,3 +298,29 @@ def test_version_json(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["--json", "version"]) == 0
     assert json.loads(capsys.readouterr().out) == {"version": pipeline.__version__}
+
+
+_CONTRACTS = Path(pipeline.__file__).parent / "contracts" / "__init__.py"
+
+
+@pytest.mark.skipif(not _CONTRACTS.is_file(), reason="needs the contracts stage (issue 3)")
+def test_validate_reports_each_file_with_its_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    case = Path(__file__).parents[2] / "golden" / "01_xm_basis_cap"
+    shutil.copytree(case / "inbox", tmp_path / "inbox")
+    params = str(case / "params.yaml")
+    code = main(
+        ["--json", "validate", "--date", D, "--data-root", str(tmp_path), "--params", params]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    payload = json.loads(captured.out)
+    assert len(payload["files"]) == 9
+    rows = {f["input"]: f["rows"] for f in payload["files"]}
+    for name in ("accounts", "treasury_securities", "ficc_positions", "reserve_bank"):
+        pattern = rf"✓ validate {name} in \d+\.\d\ds rows={rows[name]:,} outcome=passed"
+        assert re.search(pattern, captured.err), (name, captured.err)
+    assert captured.err.index("validate accounts") < captured.err.index("validate ficc_positions")
