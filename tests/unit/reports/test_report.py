@@ -272,3 +272,17 @@ def test_200k_accounts_render_fast_and_small(tmp_path: Path) -> None:
 def test_business_date_is_iso_in_the_title(sample: Path) -> None:
     text = (sample / "report.html").read_text()
     assert f"<title>xmargin — {dt.date(2026, 11, 20).isoformat()}</title>" in text
+
+
+def test_a_run_without_accounts_renders_placeholders(tmp_path: Path) -> None:
+    folder = write_sample_folder(tmp_path / "empty", n_accounts=0)
+    page = _parse(render_report(folder))
+    assert Decimal(page.values["fig-total-maintenance"]) == 0
+    assert page.values["fig-calls-count"] == "0"
+    # No XM positions: the percentage is undefined, not 0 %.
+    assert page.values["fig-xm-savings-pct"] == ""
+    for plot in PLOT_IDS:
+        assert page.ids.get(plot) == "svg", plot
+    text = (folder / "report.html").read_text()
+    assert "no accounts" in text
+    assert "—" in text
