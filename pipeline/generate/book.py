@@ -73,15 +73,15 @@ class Universe:
     contracts: pl.DataFrame  # contract_id, product_code, maturity_month, dv01_per_contract, ...
     settlement_dates: tuple[dt.date, ...]
     lei_salt: tuple[int, int]
-    # Derived pools (indices into securities / contracts), filled by `build_universe`.
-    basis_cash: IntArray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
-    basis_future: IntArray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
-    basis_second: IntArray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
-    curve_short: IntArray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
-    curve_long: IntArray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
-    outright_weights: FloatArray = field(repr=False, default_factory=lambda: np.zeros(0))
-    future_weights: FloatArray = field(repr=False, default_factory=lambda: np.zeros(0))
-    future_pairs: IntArray = field(repr=False, default_factory=lambda: np.zeros((0, 2), np.int64))
+    # Trade pools, indices into securities / contracts (see `build_universe`).
+    basis_cash: IntArray = field(repr=False)
+    basis_future: IntArray = field(repr=False)
+    basis_second: IntArray = field(repr=False)
+    curve_short: IntArray = field(repr=False)
+    curve_long: IntArray = field(repr=False)
+    outright_weights: FloatArray = field(repr=False)
+    future_weights: FloatArray = field(repr=False)
+    future_pairs: IntArray = field(repr=False)
 
 
 # Cash remaining-years buckets hedged with each Treasury future (deliverable-like ranges).
@@ -117,7 +117,7 @@ def build_universe(
     settlement_dates: tuple[dt.date, ...],
     rng: np.random.Generator,
 ) -> Universe:
-    """Resolve the trade pools once: which cash hedges with which future, what trades outright."""
+    """Trade pools of SPEC §2.1/§2.3 books: which cash hedges with which future, what trades."""
     sec_type = securities["security_type"].to_numpy()
     years = securities["years"].to_numpy()
     product = contracts["product_code"].to_numpy()
@@ -281,7 +281,7 @@ def _accounts(
 
 
 def build_chunk(u: Universe, first: int, n: int, first_rpt: int, rng: np.random.Generator) -> Chunk:
-    """Accounts `first … first+n−1`: their master rows, positions, reports and balances."""
+    """Accounts `first … first+n−1`: rows of SPEC §2.5, §2.1, §2.3 and §2.6, as text."""
     accounts, attrs = _accounts(u, first, n, rng)
     ids = accounts["account_id"]
     klass = attrs["class"]

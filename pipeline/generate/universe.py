@@ -346,7 +346,6 @@ def futures_contracts(
         n_cf = np.full(k, int(np.floor(spec.ctd_years * 4.0)) // 2, dtype=np.int64)
         factor = cv.coupon_bond_dirty(cpn, np.full(k, 6.0), n_cf, np.ones(k)) / 100.0
         clean = dirty - cpn / 2.0 * (1.0 - frac)
-        notional_per_100 = spec.point_value * 100.0 / 100.0
         frames.append(
             pl.DataFrame(
                 {
@@ -354,7 +353,8 @@ def futures_contracts(
                     "product_code": [spec.code] * k,
                     "maturity_month": [f"{m // 12:04d}{m % 12 + 1:02d}" for m in quarterly],
                     "settlement_price": _tick(clean / factor, 1.0 / 64.0),
-                    "dv01_per_contract": np.round(ctd_dv01 * notional_per_100 / factor, 2),
+                    # Price points per bp of the CTD, in USD per contract, over its factor.
+                    "dv01_per_contract": np.round(ctd_dv01 * spec.point_value / factor, 2),
                     "risk_tenor_years": np.round(tenor, 4),
                     "point_value": np.full(k, spec.point_value),
                     "exchange": [spec.exchange] * k,
@@ -403,6 +403,7 @@ def _stir(
     """SOFR and fed funds futures: price 100 − forward rate; risk tenor = years to period start."""
     t0 = np.maximum((start - d).astype(np.int64), 0) / 365.25
     t1 = (end - d).astype(np.int64) / 365.25
+    # SOFR and fed funds fix a few bp under the Treasury bill curve the forwards come from.
     price = _tick(100.0 - curve.forward_pct(t0, t1) + 0.05, tick)
     # Once the reference period has started, the days already fixed carry no rate risk.
     left = (end - np.maximum(start, d)).astype(np.int64) / (end - start).astype(np.int64)

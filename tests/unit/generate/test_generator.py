@@ -114,3 +114,31 @@ def test_cli_generate(tmp_path: Path) -> None:
         ["-q", "generate", "--date", "2026-11-20", "--accounts", "26", "--data-root", str(tmp_path)]
     )
     assert code == 2
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        dt.date(2026, 12, 31),  # year end, inside the December delivery month
+        dt.date(2027, 2, 26),  # end of a short month (EOM coupon clamping)
+        dt.date(2026, 5, 15),  # a coupon date of the 15th-cycle notes and bonds
+        dt.date(2025, 6, 2),  # before the shipped parameter file is in force
+        dt.date(2031, 3, 17),  # far out: contract codes and STRIPS roll on
+    ],
+)
+def test_date_edges_keep_the_spec_rules(tmp_path: Path, day: dt.date) -> None:
+    import polars as pl
+
+    paths = generate_inputs(tmp_path, day, 40, 8)
+    sec = pl.read_csv(paths["treasury_securities"], try_parse_dates=True)
+    assert (sec["maturity_date"] > day).all() and (sec["issue_date"] < sec["maturity_date"]).all()
+    assert sec["clean_price"].is_between(1, 250).all()
+    assert sec["accrued_interest"].is_between(0, 10).all()
+    assert ((sec["dv01_per_100"] > 0) & (sec["dv01_per_100"] <= 0.5)).all()
+    assert sec["cusip"].is_unique().all()
+    con = pl.read_csv(paths["cme_contracts"], schema_overrides={"maturity_month": pl.Utf8})
+    assert con["contract_id"].is_unique().all() and con["product_code"].n_unique() == 11
+    assert ((con["dv01_per_contract"] > 0) & (con["dv01_per_contract"] <= 1000)).all()
+    assert con["risk_tenor_years"].is_between(0, 40).all()
+    pos = pl.read_csv(paths["ficc_positions"], try_parse_dates=True)
+    assert (pos["business_date"] == day).all() and (pos["settlement_date"] >= day).all()
