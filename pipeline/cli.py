@@ -68,9 +68,16 @@ class Ui:
         return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
     @property
+    def tty(self) -> bool:
+        """Whether stderr is a terminal; asked of the stream itself, not of rich, because
+        FORCE_COLOR in a CI environment must not turn its log into spinner frames."""
+        isatty = getattr(sys.stderr, "isatty", None)
+        return bool(isatty and isatty())
+
+    @property
     def live(self) -> bool:
         """Spinners only for a person at a terminal; never in logs, pipes or with --quiet."""
-        return not (self.quiet or self.log_json) and self.console.is_terminal
+        return not (self.quiet or self.log_json) and self.tty
 
     def line(self, mark: str, text: str, style: str = "green", **fields: Any) -> None:
         """One progress/result line, or an INFO event in JSON-log mode; silent with --quiet."""
@@ -79,9 +86,8 @@ class Ui:
         if self.log_json:
             log_event(log, fields.pop("event", "progress"), message=text, **fields)
             return
-        console = self.console
-        if console.is_terminal:
-            console.print(Text.assemble((mark, style), " ", text))
+        if self.tty:
+            self.console.print(Text.assemble((mark, style), " ", text))
         else:
             sys.stderr.write(f"{mark} {text}\n")
             sys.stderr.flush()
@@ -96,9 +102,8 @@ class Ui:
             # Exit 4 is a defect, not the input's fault; say so once (run.py may already have).
             internal = exit_code == 4 and not first.startswith("internal error")
             label = "internal error" if internal else "error"
-            console = self.console
-            if console.is_terminal:
-                console.print(Text.assemble((f"xmargin: {label}:", "bold red"), " ", body))
+            if self.tty:
+                self.console.print(Text.assemble((f"xmargin: {label}:", "bold red"), " ", body))
             else:
                 sys.stderr.write(f"xmargin: {label}: {body}\n")
                 sys.stderr.flush()
