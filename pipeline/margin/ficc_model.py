@@ -10,9 +10,9 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-# Rows of key-rate vectors per scenario product: 8,192 × 1,250 float64 losses is 80 MB, small
-# enough to stay in cache-friendly blocks on a 2-core box and large enough for BLAS to be efficient.
-BLOCK_ROWS = 8192
+# Rows of key-rate vectors per scenario product: 2,048 × 1,250 float64 losses is 20 MB, so the
+# product and the in-place partial sort stay close to cache (measured 2x faster than 8,192 rows).
+BLOCK_ROWS = 2048
 
 
 def var_rank(confidence: float, n_scenarios: int) -> int:

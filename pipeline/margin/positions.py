@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from pipeline.config import Params
 from pipeline.errors import InternalError
+from pipeline.margin.cme_model import CC_INDEX
 from pipeline.margin.inputs import MarginInputs
 from pipeline.margin.sharding import shard_of
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 # How many offending keys an error message quotes.
 _EXAMPLES = 5
@@ -44,153 +52,274 @@ def missing_documents_expr(business_date: dt.date) -> pl.Expr:
     return (pl.col("account_class") == "CUSTOMER") & opted_in & ~xm_active_expr(business_date)
 
 
-def account_universe(
-    inputs: MarginInputs, business_date: dt.date, shard: int, n_shards: int
-) -> pl.DataFrame:
-    """One row per account of the shard with positions or a balance row, sorted, with `acct` index.
+@dataclass(frozen=True)
+class Instruments:
+    """Reference data of cusips or contracts resolved once, indexed 0..n-1 in id order (§2.2, §2.4).
 
-    Columns: acct UInt32 (0..n-1 in account_id order), account_id, customer_lei, account_class,
-    xm_active, hrp, ficc_multiplier, has_positions, equity (SPEC §5.4).
+    `cc` is the combined commodity (futures: the product; cash: the `cash_mapping` bucket, −1 if
+    none); `tier` numbers the (cc, maturity_month) pairs of futures, `n_tiers` of them.
     """
-    held = (
-        pl.concat(
-            [
-                inputs.ficc_positions.select("account_id").unique(),
-                inputs.cme_positions.select("account_id").unique(),
-            ]
+
+    ids: pl.Series
+    dv01: FloatArray
+    t: FloatArray
+    eligible: BoolArray
+    cc: IntArray
+    tier: IntArray
+    n_tiers: int
+
+
+@dataclass(frozen=True)
+class Netted:
+    """Netted positions (account, instrument), sorted by both; `s` is DV01 per bp (SPEC §4)."""
+
+    acct: IntArray
+    instrument: IntArray
+    net: IntArray
+    s: FloatArray
+    xm: BoolArray
+
+    def count_nonzero_by_account(self, n_accounts: int) -> IntArray:
+        """n_*_positions: non-zero netted positions per account (SPEC §7)."""
+        counts = np.bincount(self.acct, weights=self.net != 0, minlength=n_accounts)
+        return counts.astype(np.int64)
+
+
+def cash_cc(t: FloatArray, params: Params) -> IntArray:
+    """CC of cash by remaining years on `cash_mapping` buckets (lo, hi]; −1 if unmapped (§5.2)."""
+    buckets = params.cme.cash_mapping
+    los = np.array([b.lo for b in buckets])
+    his = np.array([b.hi for b in buckets])
+    codes = np.array([CC_INDEX[b.product] for b in buckets], dtype=np.int64)
+    j = np.minimum(np.searchsorted(his, t, side="left"), len(buckets) - 1)
+    mapped = (t > los[j]) & (t <= his[j])
+    return np.where(mapped, codes[j], -1).astype(np.int64)
+
+
+def securities(inputs: MarginInputs, params: Params, business_date: dt.date) -> Instruments:
+    """Security master with remaining years, XM eligibility and CME bucket (SPEC §4, §5.2, §5.3)."""
+    days = (pl.col("maturity_date") - pl.lit(business_date)).dt.total_days()
+    frame = (
+        inputs.treasury_securities.select(
+            "cusip",
+            "dv01_per_100",
+            (days.cast(pl.Float64) / 365.25).alias("t"),
+            (
+                pl.col("security_type").is_in(list(params.xm.eligible_ficc_types))
+                & (days > 365.0 * params.xm.min_remaining_years)
+            ).alias("eligible"),
         )
-        .unique()
-        .with_columns(pl.lit(True).alias("has_positions"))
+        .sort("cusip")
+        .collect()
     )
-    balances = inputs.balances.select(
-        "account_id",
-        (
-            pl.col("cash_balance")
-            + pl.col("securities_collateral_value")
-            * (1.0 - pl.col("collateral_haircut_pct") / 100.0)
-        ).alias("equity"),
-        pl.lit(True).alias("has_balance"),
+    t = frame.get_column("t").to_numpy()
+    return Instruments(
+        ids=frame.get_column("cusip"),
+        dv01=frame.get_column("dv01_per_100").to_numpy(),
+        t=t,
+        eligible=frame.get_column("eligible").to_numpy(),
+        cc=cash_cc(t, params),
+        tier=np.zeros(frame.height, dtype=np.int64),
+        n_tiers=1,
     )
-    ids = pl.concat([held.select("account_id"), balances.select("account_id")]).unique()
-    if n_shards > 1:
-        ids = ids.filter(shard_of(pl.col("account_id"), n_shards) == shard)
-    accounts = inputs.accounts.select(
-        "account_id",
-        "customer_lei",
-        "account_class",
-        xm_active_expr(business_date).alias("xm_active"),
-        "hrp",
-        "ficc_multiplier",
-        pl.lit(True).alias("in_master"),
+
+
+def contracts(inputs: MarginInputs, params: Params) -> Instruments:
+    """Contract master with CC, tier and XM eligibility (SPEC §5.2, §5.3)."""
+    frame = (
+        inputs.cme_contracts.select(
+            "contract_id",
+            "dv01_per_contract",
+            "risk_tenor_years",
+            pl.col("product_code").is_in(list(params.xm.eligible_cme_products)).alias("eligible"),
+            pl.col("product_code").replace_strict(CC_INDEX, return_dtype=pl.Int64).alias("cc"),
+            "maturity_month",
+        )
+        .sort("contract_id")
+        .collect()
     )
-    universe = (
-        ids.join(accounts, on="account_id", how="left")
-        .join(held, on="account_id", how="left")
-        .join(balances, on="account_id", how="left")
-        .with_columns(
-            pl.col("has_positions").fill_null(False),
-            pl.col("has_balance").fill_null(False),
-            pl.col("in_master").fill_null(False),
+    tier = frame.select(pl.struct("cc", "maturity_month").rank("dense") - 1).to_series()
+    return Instruments(
+        ids=frame.get_column("contract_id"),
+        dv01=frame.get_column("dv01_per_contract").to_numpy(),
+        t=frame.get_column("risk_tenor_years").to_numpy(),
+        eligible=frame.get_column("eligible").to_numpy(),
+        cc=frame.get_column("cc").to_numpy(),
+        tier=tier.cast(pl.Int64).to_numpy(),
+        n_tiers=int(tier.max() or 0) + 1 if frame.height else 1,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class Book:
+    """One shard's accounts and their netted positions, resolved once (SPEC §2, §4, §5.3).
+
+    `accounts` has one row per account of the shard with positions or a balance row, sorted by
+    account_id, its row number being the `acct` used by `cash` and `futures`. Columns:
+    account_id, customer_lei, account_class, xm_active, hrp, ficc_multiplier, equity.
+    `cash` and `futures` keep zero nets (they still make the account "have positions").
+    """
+
+    accounts: pl.DataFrame
+    cash: Netted
+    futures: Netted
+    securities: Instruments
+    contracts: Instruments
+
+
+def _raise_unknown(
+    positions: pl.LazyFrame, column: str, known: pl.Series, file: str, master: str
+) -> None:
+    absent = (
+        positions.select(column).unique().filter(~pl.col(column).is_in(known.implode())).collect()
+    )
+    raise InternalError(
+        f"{file}: {column} {_examples(absent, column)} not found in {master}; expected every "
+        f"position's {column} there (SPEC §3 cross-file rule)"
+    )
+
+
+def _net(
+    positions: pl.LazyFrame,
+    id_column: str,
+    quantity: pl.Expr,
+    master: pl.DataFrame,
+    instruments: Instruments,
+    files: tuple[str, str],
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Σ quantity per (master row, instrument) over the shard's positions, sorted by both.
+
+    One pass over the position file: both joins are on the small masters, and the strings are
+    dropped right after them.
+    """
+    accounts = master.lazy().select("account_id", "pos", "in_shard")
+    index = pl.DataFrame(
+        {id_column: instruments.ids, "instrument": np.arange(len(instruments.ids))}
+    ).lazy()
+    resolved = (
+        positions.select("account_id", id_column, quantity.alias("q"))
+        .join(accounts, on="account_id", how="left")
+        .join(index, on=id_column, how="left")
+        .select("pos", "instrument", "in_shard", "q")
+        .collect()
+    )
+    if resolved.get_column("pos").null_count():
+        _raise_unknown(positions, "account_id", master["account_id"], files[0], "accounts.parquet")
+    if resolved.get_column("instrument").null_count():
+        _raise_unknown(positions, id_column, instruments.ids, files[0], files[1])
+    width = max(len(instruments.ids), 1)
+    # One integer key per (account, instrument): grouping and sorting on it is several times
+    # faster than on the string pair, and the sort makes every later float sum reproducible.
+    netted = (
+        resolved.lazy()
+        .filter(pl.col("in_shard"))
+        .select((pl.col("pos").cast(pl.Int64) * width + pl.col("instrument")).alias("key"), "q")
+        .group_by("key")
+        .agg(pl.col("q").sum())
+        .sort("key")
+        .collect()
+    )
+    key = netted.get_column("key").to_numpy()
+    return key // width, key % width, netted.get_column("q").to_numpy()
+
+
+def load_book(
+    inputs: MarginInputs, params: Params, business_date: dt.date, shard: int, n_shards: int
+) -> Book:
+    """Resolve the shard's accounts, net and resolve their positions (SPEC §2.1, §2.3, §4, §5.3).
+
+    Cash: `s = net_par/100 × dv01_per_100`, `xm` = XM-active and eligible security. Futures:
+    `s = net_qty × dv01_per_contract` with net = FIN long − short, `xm` = XM-active and eligible
+    product.
+    """
+    master = (
+        inputs.accounts.select(
+            "account_id",
+            "customer_lei",
+            "account_class",
+            xm_active_expr(business_date).alias("xm_active"),
+            "hrp",
+            "ficc_multiplier",
         )
         .sort("account_id")
-        .with_row_index("acct")
+        .with_row_index("pos")
+        .with_columns(
+            (shard_of(pl.col("account_id"), n_shards) == shard).alias("in_shard")
+            if n_shards > 1
+            else pl.lit(True).alias("in_shard")
+        )
         .collect()
     )
-    unknown = universe.filter(~pl.col("in_master"))
-    if unknown.height:
-        raise InternalError(
-            f"accounts.parquet: account_id {_examples(unknown, 'account_id')} found in positions "
-            "or balances but not in the account master; expected every account to exist there "
-            "(SPEC §3 cross-file rule)"
-        )
-    unfunded = universe.filter(pl.col("has_positions") & ~pl.col("has_balance"))
-    if unfunded.height:
-        raise InternalError(
-            f"balances.parquet: no balance row for account_id {_examples(unfunded, 'account_id')} "
-            "which hold positions; expected one row per account with positions (SPEC §2.6)"
-        )
-    return universe.drop("in_master", "has_balance").with_columns(pl.col("equity").fill_null(0.0))
-
-
-def netted_cash(
-    inputs: MarginInputs, universe: pl.DataFrame, params: Params, business_date: dt.date
-) -> pl.DataFrame:
-    """FICC par netted per (account, cusip) over dates and members, with DV01, tenor (§2.1, §4).
-
-    Zero nets are kept (they still make the account "have positions"). Columns: acct, cusip,
-    net_par, s (USD per bp), t (remaining years), xm (XM cash: XM-active and eligible, §5.3).
-    Rows are sorted by (acct, cusip) so every later sum is reproducible.
-    """
-    keys = universe.lazy().select("account_id", "acct", "xm_active")
-    securities = inputs.treasury_securities.select(
-        "cusip", "security_type", "maturity_date", "dv01_per_100"
-    )
-    netted = (
-        inputs.ficc_positions.select("account_id", "cusip", "par_amount")
-        .join(keys.select("account_id", "acct"), on="account_id", how="inner")
-        .group_by("acct", "cusip")
-        .agg(pl.col("par_amount").sum().alias("net_par"))
-        .join(keys.select("acct", "xm_active"), on="acct", how="left")
-        .join(securities, on="cusip", how="left")
-        .sort("acct", "cusip")
-        .collect()
-    )
-    unknown = netted.filter(pl.col("dv01_per_100").is_null())
-    if unknown.height:
-        raise InternalError(
-            f"treasury_securities.parquet: cusip {_examples(unknown, 'cusip')} held in "
-            "ficc_positions but absent from the security master; expected every position's cusip "
-            "there (SPEC §3 cross-file rule)"
-        )
-    days = (pl.col("maturity_date") - pl.lit(business_date)).dt.total_days()
-    eligible = pl.col("security_type").is_in(list(params.xm.eligible_ficc_types)) & (
-        days > 365.0 * params.xm.min_remaining_years
-    )
-    return netted.select(
-        pl.col("acct").cast(pl.Int64),
+    sec = securities(inputs, params, business_date)
+    con = contracts(inputs, params)
+    cash_pos, cash_sec, par = _net(
+        inputs.ficc_positions,
         "cusip",
-        "net_par",
-        ((pl.col("net_par").cast(pl.Float64) / 100.0) * pl.col("dv01_per_100")).alias("s"),
-        (days.cast(pl.Float64) / 365.25).alias("t"),
-        (pl.col("xm_active") & eligible).alias("xm"),
+        pl.col("par_amount"),
+        master,
+        sec,
+        ("ficc_positions.parquet", "treasury_securities.parquet"),
     )
-
-
-def netted_futures(inputs: MarginInputs, universe: pl.DataFrame, params: Params) -> pl.DataFrame:
-    """CME net quantity (FIN long − short) per (account, contract) with DV01 and tier (§2.3, §4).
-
-    Zero nets are kept. Columns: acct, contract_id, net_qty, product_code, tier (the contract's
-    maturity_month), s, t (risk_tenor_years), xm (XM futures: XM-active and eligible product).
-    """
-    keys = universe.lazy().select("account_id", "acct", "xm_active")
-    contracts = inputs.cme_contracts.select(
-        "contract_id", "product_code", "maturity_month", "dv01_per_contract", "risk_tenor_years"
+    fut_pos, fut_con, qty = _net(
+        inputs.cme_positions,
+        "contract_id",
+        pl.col("long_qty") - pl.col("short_qty"),
+        master,
+        con,
+        ("cme_positions.parquet", "cme_contracts.parquet"),
     )
-    netted = (
-        inputs.cme_positions.select("account_id", "contract_id", "long_qty", "short_qty")
-        .join(keys.select("account_id", "acct"), on="account_id", how="inner")
-        .group_by("acct", "contract_id")
-        .agg((pl.col("long_qty") - pl.col("short_qty")).sum().alias("net_qty"))
-        .join(keys.select("acct", "xm_active"), on="acct", how="left")
-        .join(contracts, on="contract_id", how="left")
-        .sort("acct", "contract_id")
+    balances = (
+        inputs.balances.select(
+            "account_id",
+            (
+                pl.col("cash_balance")
+                + pl.col("securities_collateral_value")
+                * (1.0 - pl.col("collateral_haircut_pct") / 100.0)
+            ).alias("equity"),
+        )
+        .join(master.lazy().select("account_id", "pos"), on="account_id", how="left")
         .collect()
     )
-    unknown = netted.filter(pl.col("dv01_per_contract").is_null())
-    if unknown.height:
+    if balances.get_column("pos").null_count():
+        _raise_unknown(
+            inputs.balances, "account_id", master["account_id"], "balances.parquet",
+            "accounts.parquet",
+        )  # fmt: skip
+    n_master = master.height
+    bal_pos = balances.get_column("pos").cast(pl.Int64).to_numpy()
+    has_balance = np.zeros(n_master, dtype=bool)
+    has_balance[bal_pos] = True
+    equity = np.zeros(n_master)
+    equity[bal_pos] = balances.get_column("equity").to_numpy()
+    held = np.zeros(n_master, dtype=bool)
+    held[cash_pos] = True
+    held[fut_pos] = True
+    unfunded = held & ~has_balance
+    if unfunded.any():
         raise InternalError(
-            f"cme_contracts.parquet: contract_id {_examples(unknown, 'contract_id')} held in "
-            "cme_positions but absent from the contract master; expected every position's "
-            "contract there (SPEC §3 cross-file rule)"
+            f"balances.parquet: no balance row for account_id "
+            f"{_examples(master.filter(pl.Series(unfunded)), 'account_id')} which hold "
+            "positions; expected one row per account with positions (SPEC §2.6)"
         )
-    eligible = pl.col("product_code").is_in(list(params.xm.eligible_cme_products))
-    return netted.select(
-        pl.col("acct").cast(pl.Int64),
-        "contract_id",
-        "net_qty",
-        "product_code",
-        pl.col("maturity_month").alias("tier"),
-        (pl.col("net_qty").cast(pl.Float64) * pl.col("dv01_per_contract")).alias("s"),
-        pl.col("risk_tenor_years").alias("t"),
-        (pl.col("xm_active") & eligible).alias("xm"),
+    keep = master.get_column("in_shard").to_numpy() & (held | has_balance)
+    # Master row -> shard account number; order is kept, so positions stay sorted by account.
+    acct_of = np.cumsum(keep) - 1
+    accounts = master.filter(pl.Series(keep)).with_columns(pl.Series("equity", equity[keep]))
+    xm_active = accounts.get_column("xm_active").to_numpy()
+    cash_acct = acct_of[cash_pos]
+    fut_acct = acct_of[fut_pos]
+    cash = Netted(
+        cash_acct,
+        cash_sec,
+        par,
+        (par.astype(np.float64) / 100.0) * sec.dv01[cash_sec],
+        xm_active[cash_acct] & sec.eligible[cash_sec],
     )
+    futures = Netted(
+        fut_acct,
+        fut_con,
+        qty,
+        qty.astype(np.float64) * con.dv01[fut_con],
+        xm_active[fut_acct] & con.eligible[fut_con],
+    )
+    return Book(accounts.drop("pos", "in_shard"), cash, futures, sec, con)

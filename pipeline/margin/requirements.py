@@ -11,11 +11,11 @@ import polars as pl
 from pipeline.config import Params
 from pipeline.errors import InternalError
 from pipeline.margin.calls import call_amounts
-from pipeline.margin.cme_model import CC_INDEX, N_CC, CcExposure, cme_requirement
+from pipeline.margin.cme_model import N_CC, CcExposure, cme_requirement
 from pipeline.margin.ficc_model import ficc_requirement
 from pipeline.margin.inputs import MarginInputs
-from pipeline.margin.positions import account_universe, netted_cash, netted_futures
-from pipeline.margin.sensitivities import key_rate_matrix, per_account_sum
+from pipeline.margin.positions import Instruments, Netted, load_book
+from pipeline.margin.sensitivities import key_rate_matrices, per_account_sum
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -74,44 +74,49 @@ def _reduction(standalone_sum: FloatArray, combined: FloatArray) -> FloatArray:
     return np.where(standalone_sum > 0.0, np.maximum(1.0 - combined / safe, 0.0), 0.0)
 
 
-def _cash_cc(t: FloatArray, cusips: pl.Series, params: Params) -> IntArray:
-    """CC of each cash position from `cash_mapping` on remaining years, (lo, hi] (SPEC §5.2)."""
-    buckets = params.cme.cash_mapping
-    los = np.array([b.lo for b in buckets])
-    his = np.array([b.hi for b in buckets])
-    codes = np.array([CC_INDEX[b.product] for b in buckets], dtype=np.int64)
-    j = np.minimum(np.searchsorted(his, t, side="left"), len(buckets) - 1)
-    mapped = (t > los[j]) & (t <= his[j])
-    if not mapped.all():
-        bad = cusips.filter(pl.Series(~mapped)).unique().sort().head(5).to_list()
+def _futures_exposures(
+    futures: Netted, contracts: Instruments, n_accounts: int
+) -> tuple[CcExposure, CcExposure]:
+    """Net and tier-signed DV01 per (account, CC) of the regular and the XM futures (SPEC §5.2)."""
+    if futures.acct.size == 0:
+        empty = CcExposure.single_tier(np.zeros((n_accounts, N_CC)))
+        return empty, empty
+    # d_tier per (portfolio, account, tier): positions are few per account, so group the
+    # occupied triples rather than materialise an accounts × tiers matrix.
+    n_tiers = contracts.n_tiers
+    row = futures.xm.astype(np.int64) * n_accounts + futures.acct
+    keys, inverse = np.unique(
+        row * n_tiers + contracts.tier[futures.instrument], return_inverse=True
+    )
+    d = np.bincount(inverse.ravel(), weights=futures.s).astype(np.float64, copy=False)
+    rows = keys // n_tiers
+    tier_cc = np.zeros(n_tiers, dtype=np.int64)
+    tier_cc[contracts.tier] = contracts.cc
+    cc = tier_cc[keys % n_tiers]
+    both = 2 * n_accounts
+
+    def dense(values: FloatArray) -> FloatArray:
+        return per_account_sum(rows, cc, values, both, N_CC).reshape(2, n_accounts, N_CC)
+
+    net, up, down = dense(d), dense(np.maximum(d, 0.0)), dense(np.maximum(-d, 0.0))
+    return CcExposure(net[0], up[0], down[0]), CcExposure(net[1], up[1], down[1])
+
+
+def _cash_exposure(cash: Netted, securities: Instruments, n_accounts: int) -> CcExposure:
+    """XM cash in the CME model: one tier CASH per CC from `cash_mapping` (SPEC §5.2)."""
+    cc = securities.cc[cash.instrument]
+    unmapped = (cc < 0) & cash.xm
+    if unmapped.any():
+        bad = securities.ids.gather(np.unique(cash.instrument[unmapped])).head(5).to_list()
         raise InternalError(
             f"treasury_securities.parquet: maturity_date of cusip {bad} gives remaining years "
-            f"outside every cme.cash_mapping bucket ({los[0]}, {his[-1]}]; expected the "
-            "parameter file to cover them (SPEC §5.2)"
+            "outside every cme.cash_mapping bucket (lo, hi]; expected the parameter file to "
+            "cover every XM-eligible security (SPEC §5.2)"
         )
-    return codes[j]
-
-
-def _futures_exposure(futures: pl.DataFrame, xm: bool, n_accounts: int) -> CcExposure:
-    """Net and tier-signed DV01 per (account, CC) of the XM or the regular futures (SPEC §5.2)."""
-    tiers = (
-        futures.filter(pl.col("xm") == xm)
-        .group_by("acct", "product_code", "tier")
-        .agg(pl.col("s").sum().alias("d"))
-        .sort("acct", "product_code", "tier")
-    )
-    acct = tiers.get_column("acct").to_numpy()
-    cc = tiers.get_column("product_code").replace_strict(CC_INDEX, return_dtype=pl.Int64).to_numpy()
-    d = tiers.get_column("d").to_numpy()
-    return CcExposure(
-        net=per_account_sum(acct, cc, d, n_accounts, N_CC),
-        up=per_account_sum(acct, cc, np.maximum(d, 0.0), n_accounts, N_CC),
-        down=per_account_sum(acct, cc, np.maximum(-d, 0.0), n_accounts, N_CC),
-    )
-
-
-def _count_by_account(acct: pl.Series, n_accounts: int) -> IntArray:
-    return np.bincount(acct.to_numpy(), minlength=n_accounts).astype(np.int64)
+    # Regular cash rows are kept but weigh nothing, which is cheaper than selecting XM rows.
+    weights = np.where(cash.xm, cash.s, 0.0)
+    net = per_account_sum(cash.acct, np.maximum(cc, 0), weights, n_accounts, N_CC)
+    return CcExposure.single_tier(net)
 
 
 def compute_account_margin(
@@ -124,11 +129,14 @@ def compute_account_margin(
     """SPEC §7.1 columns, unrounded, plus customer_lei for one shard's accounts (SPEC §5.3-§5.4)."""
     if n_shards < 1 or not 0 <= shard < n_shards:
         raise InternalError(f"margin shard {shard} of {n_shards}: expected 0 <= shard < n_shards")
-    universe = account_universe(inputs, business_date, shard, n_shards)
+    book = load_book(inputs, params, business_date, shard, n_shards)
+    universe = book.accounts
     n = universe.height
     tenors = params.key_rate_tenors
-    cash = netted_cash(inputs, universe, params, business_date).filter(pl.col("net_par") != 0)
-    futures = netted_futures(inputs, universe, params).filter(pl.col("net_qty") != 0)
+    sec, con = book.securities, book.contracts
+    # Zero nets carry no risk (s = 0): they only make the account "have positions" (SPEC §2.1).
+    # Every row stays in the sums below, split into portfolios by its XM flag (SPEC §5.3).
+    cash, futures = book.cash, book.futures
 
     # FICC model on the regular cash, the XM cash, the XM futures and their union (SPEC §5.1).
     scenarios = scenario_matrix(inputs, params)
@@ -140,40 +148,33 @@ def compute_account_margin(
             key_rates, scenarios, ficc.var_confidence, ficc.floor_fraction, shocks
         )
 
-    def key_rates(frame: pl.DataFrame) -> FloatArray:
-        return key_rate_matrix(
-            frame.get_column("acct").to_numpy(),
-            frame.get_column("s").to_numpy(),
-            frame.get_column("t").to_numpy(),
+    def key_rates(positions: Netted, instruments: Instruments) -> FloatArray:
+        """(2, n, K): [0] the regular, [1] the XM positions' key-rate vectors per account."""
+        return key_rate_matrices(
+            positions.acct,
+            positions.xm.astype(np.int64),
+            2,
+            positions.s,
+            positions.instrument,
+            instruments.t,
             tenors,
             n,
         )
 
-    xm_cash = cash.filter(pl.col("xm"))
-    xm_futures = futures.filter(pl.col("xm"))
-    kr_xm_cash = key_rates(xm_cash)
-    kr_xm_futures = key_rates(xm_futures)
-    ficc_regular_im = f_model(key_rates(cash.filter(~pl.col("xm"))))
-    f_sa = f_model(kr_xm_cash)
+    kr_cash = key_rates(cash, sec)
+    kr_xm_futures = key_rates(futures, con)[1]
+    ficc_regular_im = f_model(kr_cash[0])
+    f_sa = f_model(kr_cash[1])
     f_sep = f_sa + f_model(kr_xm_futures)
-    f_all = f_model(kr_xm_cash + kr_xm_futures)
+    f_all = f_model(kr_cash[1] + kr_xm_futures)
 
     # CME model on the regular futures, the XM futures, the XM cash and their union (SPEC §5.2).
-    cash_cc = _cash_cc(xm_cash.get_column("t").to_numpy(), xm_cash.get_column("cusip"), params)
-    cash_exposure = CcExposure.single_tier(
-        per_account_sum(
-            xm_cash.get_column("acct").to_numpy(),
-            cash_cc,
-            xm_cash.get_column("s").to_numpy(),
-            n,
-            N_CC,
-        )
-    )
-    futures_exposure = _futures_exposure(futures, True, n)
-    cme_regular_im = cme_requirement(_futures_exposure(futures, False, n), params.cme)
-    c_sa = cme_requirement(futures_exposure, params.cme)
+    cash_exposure = _cash_exposure(cash, sec, n)
+    regular_futures, xm_futures = _futures_exposures(futures, con, n)
+    cme_regular_im = cme_requirement(regular_futures, params.cme)
+    c_sa = cme_requirement(xm_futures, params.cme)
     c_sep = c_sa + cme_requirement(cash_exposure, params.cme)
-    c_all = cme_requirement(futures_exposure + cash_exposure, params.cme)
+    c_all = cme_requirement(xm_futures + cash_exposure, params.cme)
 
     r_ficc = _reduction(f_sep, f_all)
     r_cme = _reduction(c_sep, c_all)
@@ -218,8 +219,8 @@ def compute_account_margin(
     }
     columns = [pl.Series(name, values, dtype=pl.Float64) for name, values in floats.items()]
     columns += [
-        pl.Series("n_ficc_positions", _count_by_account(cash.get_column("acct"), n)),
-        pl.Series("n_cme_positions", _count_by_account(futures.get_column("acct"), n)),
+        pl.Series("n_ficc_positions", cash.count_nonzero_by_account(n)),
+        pl.Series("n_cme_positions", futures.count_nonzero_by_account(n)),
         pl.Series("call_amount", np.where(issued, computed, 0), dtype=pl.Int64),
     ]
     return (

@@ -20,7 +20,7 @@ def key_rate_split(
     upper = np.minimum(lower + 1, k - 1)
     span = grid[upper] - grid[lower]
     inside = (t > grid[0]) & (t < grid[-1]) & (span > 0)
-    weight = np.ones_like(t)
+    weight = np.ones_like(t, dtype=np.float64)
     np.divide(grid[upper] - t, span, out=weight, where=inside)
     below_first = t <= grid[0]
     upper = np.where(below_first, lower, upper)
@@ -32,23 +32,47 @@ def key_rate_split(
     return lower, upper, weight
 
 
-def key_rate_matrix(
+def key_rate_matrices(
     acct: IntArray,
+    portfolio: IntArray,
+    n_portfolios: int,
     s: FloatArray,
-    t: FloatArray,
+    instrument: IntArray,
+    instrument_t: FloatArray,
     tenors: tuple[float, ...],
     n_accounts: int,
 ) -> FloatArray:
-    """Sum of the key-rate DV01 vectors of the given positions per account: (n_accounts, K)."""
+    """Σ key-rate DV01 vectors per (portfolio, account): a dense (n_portfolios, n_accounts, K).
+
+    One pass over the positions fills every portfolio. `t` belongs to the instrument, so the
+    split is computed once per instrument (hundreds) and gathered per position (millions).
+    """
     k = len(tenors)
     if acct.size == 0:
-        return np.zeros((n_accounts, k))
-    lower, upper, weight = key_rate_split(t, tenors)
-    size = n_accounts * k
+        return np.zeros((n_portfolios, n_accounts, k))
+    lower, upper, weight = key_rate_split(instrument_t, tenors)
+    w = weight[instrument]
+    row = (portfolio * n_accounts + acct) * k
+    size = n_portfolios * n_accounts * k
     # bincount sums in row order, so the result is deterministic for a deterministic row order.
-    flat = np.bincount(acct * k + lower, weights=weight * s, minlength=size)
-    flat += np.bincount(acct * k + upper, weights=(1.0 - weight) * s, minlength=size)
-    return flat.reshape(n_accounts, k).astype(np.float64, copy=False)
+    flat = np.bincount(row + lower[instrument], weights=w * s, minlength=size)
+    flat += np.bincount(row + upper[instrument], weights=(1.0 - w) * s, minlength=size)
+    return flat.reshape(n_portfolios, n_accounts, k).astype(np.float64, copy=False)
+
+
+def key_rate_matrix(
+    acct: IntArray,
+    s: FloatArray,
+    instrument: IntArray,
+    instrument_t: FloatArray,
+    tenors: tuple[float, ...],
+    n_accounts: int,
+) -> FloatArray:
+    """Σ key-rate DV01 vectors per account of one portfolio: (n_accounts, K) (SPEC §4)."""
+    one = np.zeros_like(acct)
+    stacked = key_rate_matrices(acct, one, 1, s, instrument, instrument_t, tenors, n_accounts)
+    result: FloatArray = stacked[0]
+    return result
 
 
 def per_account_sum(

@@ -10,7 +10,7 @@ from margin_builders import D, golden_inputs, golden_params
 from pipeline.margin import dv01_by_tenor, shard_of
 from pipeline.margin.cme_model import CC_INDEX, N_CC, CcExposure, cme_requirement
 from pipeline.margin.ficc_model import ficc_requirement, var_rank
-from pipeline.margin.requirements import _cash_cc
+from pipeline.margin.positions import cash_cc
 from pipeline.margin.sensitivities import key_rate_matrix, key_rate_split
 from pipeline.margin.sharding import fnv1a_64
 
@@ -72,7 +72,7 @@ def test_key_rate_split_inside_and_outside_the_grid() -> None:
     # 8 → w = (10 − 8)/3 on 7y; 7 → all on 7y; 29 → 0.1 on 20y, 0.9 on 30y; ≥ 30 → all on 30y.
     assert lower.tolist() == [0, 0, 1, 6, 6, 8, 9, 9]
     assert weight == pytest.approx([1, 1, 0.5, 2 / 3, 1, 0.1, 1, 1])
-    key_rates = key_rate_matrix(np.zeros(8, np.int64), np.ones(8), t, TENORS, 1)[0]
+    key_rates = key_rate_matrix(np.zeros(8, np.int64), np.ones(8), np.arange(8), t, TENORS, 1)[0]
     assert key_rates == pytest.approx([2, 0.5, 0.5, 0, 0, 0, 1 + 2 / 3, 1 / 3, 0.1, 2.9])
     assert upper.tolist() == [0, 0, 2, 7, 7, 9, 9, 9]
 
@@ -112,9 +112,10 @@ def test_intra_uses_both_signs_of_tier_sums() -> None:
 
 def test_cash_mapping_buckets_are_left_open_right_closed() -> None:
     t = np.array([0.01, 2.5, 2.5000001, 8.5, 8.51, 30.0])
-    cc = _cash_cc(t, pl.Series(["x"] * 6), PARAMS)
-    names = [list(CC_INDEX)[i] for i in cc]
+    cc = cash_cc(np.append(t, 99.5), PARAMS)
+    names = [list(CC_INDEX)[i] for i in cc[:-1]]
     assert names == ["ZT", "ZT", "Z3N", "ZN", "TN", "UB"]
+    assert cc[-1] == -1  # beyond the last bucket: unmapped
 
 
 def test_fnv1a_64_known_vectors_and_python_reference() -> None:
