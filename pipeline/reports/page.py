@@ -83,12 +83,17 @@ code { font-size: 12px; }
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
-def _fig(fid: str, label: str, text: str, value: object, sub: str = "", bad: bool = False) -> str:
+def _value(fid: str, text: str, value: object, css: str = "") -> str:
+    """A figure as shown, with its exact value in `data-value` under the id `fig-<fid>`."""
+    cls = f' class="{esc(css)}"' if css else ""
+    return f'<span{cls} id="fig-{esc(fid)}" data-value="{esc(value)}">{esc(text)}</span>'
+
+
+def _card(label: str, figure: str, sub: str = "", bad: bool = False) -> str:
+    """A headline card; `figure` and `sub` are HTML already escaped by their builders."""
     return (
         f'<div class="card{" bad" if bad else ""}"><span class="label">{esc(label)}</span>'
-        f'<span class="fig" id="fig-{esc(fid)}" data-value="{esc(value)}">{esc(text)}</span>'
-        + (f'<span class="sub">{esc(sub)}</span>' if sub else "")
-        + "</div>"
+        f"{figure}" + (f'<span class="sub">{sub}</span>' if sub else "") + "</div>"
     )
 
 
@@ -135,97 +140,77 @@ def _shown(shown: int, total: int, what: str) -> str:
 
 
 def _headline(h: Headline) -> str:
+    zero = Decimal("0.00")
+    pct = "" if h.xm_savings_pct is None else h.xm_savings_pct
     cards = [
-        _fig(
-            "total-maintenance",
+        _card(
             "Maintenance requirement",
-            money(h.total_maintenance),
-            h.total_maintenance,
-            f"Σ over {count(h.accounts)} accounts",
+            _value("total-maintenance", money(h.total_maintenance), h.total_maintenance, "fig"),
+            f"Σ over {_value('accounts', count(h.accounts), h.accounts)} accounts",
         ),
-        _fig(
-            "total-initial",
+        _card(
             "Initial requirement",
-            money(h.total_initial),
-            h.total_initial,
+            _value("total-initial", money(h.total_initial), h.total_initial, "fig"),
             "Σ initial_requirement",
         ),
-        _fig(
-            "xm-savings",
+        _card(
             "XM savings",
-            money(h.xm_savings),
-            h.xm_savings,
-            f"{count(h.xm_active_accounts)} XM-active accounts; standalone "
-            f"{money(h.xm_standalone)}, with XM {money(h.xm_with_xm)}",
+            _value("xm-savings", money(h.xm_savings), h.xm_savings, "fig"),
+            f"{esc(count(h.xm_active_accounts))} XM-active accounts; standalone "
+            + _value("xm-standalone", money(h.xm_standalone), h.xm_standalone)
+            + ", with XM "
+            + _value("xm-with-xm", money(h.xm_with_xm), h.xm_with_xm),
         ),
-        _fig(
-            "xm-savings-pct",
+        _card(
             "XM savings %",
-            percent(h.xm_savings_pct),
-            "" if h.xm_savings_pct is None else h.xm_savings_pct,
+            _value("xm-savings-pct", percent(h.xm_savings_pct), pct, "fig"),
             "of the standalone requirement on XM positions",
         ),
-        _fig(
-            "calls-count",
+        _card(
             "Margin calls",
-            count(h.calls_count),
-            h.calls_count,
+            _value("calls-count", count(h.calls_count), h.calls_count, "fig"),
             "issued, due next business day 09:00 New York",
         ),
-        _fig("calls-sum", "Calls total", whole_dollars(h.calls_sum), h.calls_sum),
+        _card("Calls total", _value("calls-sum", whole_dollars(h.calls_sum), h.calls_sum, "fig")),
     ]
     for book in BOOKS:
         lines = h.reserve.get(book, {})
-        key = book.lower()
-        required = lines.get("deposit_required", Decimal("0.00"))
+
+        def line(name: str, fid: str, css: str = "", book: str = book) -> str:
+            amount = h.reserve.get(book, {}).get(name, zero)
+            return _value(f"{fid}-{book.lower()}", money(amount), amount, css)
+
         cards.append(
-            _fig(
-                f"reserve-requirement-{key}",
+            _card(
                 f"15c3-3 reserve requirement — {book}",
-                money(lines.get("reserve_requirement", Decimal("0.00"))),
-                lines.get("reserve_requirement", Decimal("0.00")),
-                f"on deposit {money(lines.get('on_deposit', Decimal('0.00')))}",
+                line("reserve_requirement", "reserve-requirement", "fig"),
+                "on deposit " + line("on_deposit", "on-deposit"),
             )
         )
         cards.append(
-            _fig(
-                f"deposit-required-{key}",
+            _card(
                 f"Deposit required — {book}",
-                money(required),
-                required,
-                f"excess on deposit {money(lines.get('excess_on_deposit', Decimal('0.00')))}",
-                bad=required > 0,
+                line("deposit_required", "deposit-required", "fig"),
+                "excess on deposit " + line("excess_on_deposit", "excess-on-deposit"),
+                bad=lines.get("deposit_required", zero) > 0,
             )
-        )
-        cards.append(
-            f'<span hidden id="fig-excess-on-deposit-{key}" '
-            f'data-value="{esc(lines.get("excess_on_deposit", Decimal("0.00")))}"></span>'
-            f'<span hidden id="fig-on-deposit-{key}" '
-            f'data-value="{esc(lines.get("on_deposit", Decimal("0.00")))}"></span>'
         )
     flag = (
-        '<span class="flag bad">SHORTFALL</span>'
+        _value("shortfall", "SHORTFALL", "true", "flag bad")
         if h.is_shortfall
-        else '<span class="flag ok">no shortfall</span>'
+        else _value("shortfall", "no shortfall", "false", "flag ok")
     )
     cards.append(
-        _fig(
-            "residual-interest",
+        _card(
             "4d residual interest",
-            money(h.residual_interest),
-            h.residual_interest,
-            f"funds held {money(h.funds_held)} − seg. required {money(h.seg_required)}",
+            _value("residual-interest", money(h.residual_interest), h.residual_interest, "fig"),
+            "funds held "
+            + _value("funds-held", money(h.funds_held), h.funds_held)
+            + " − seg. required "
+            + _value("seg-required", money(h.seg_required), h.seg_required)
+            + f" {flag}",
             bad=h.is_shortfall,
-        ).replace(
-            "</div>",
-            f' <span id="fig-shortfall" data-value="{str(h.is_shortfall).lower()}">'
-            f"{flag}</span></div>",
-            1,
         )
-    )
-    cards.append(
-        f'<span hidden id="fig-seg-required" data-value="{esc(h.seg_required)}"></span>'
-        f'<span hidden id="fig-funds-held" data-value="{esc(h.funds_held)}"></span>'
     )
     return (
         '<section id="headline"><h2>Headline figures</h2>'
