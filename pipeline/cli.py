@@ -439,9 +439,11 @@ def report(date: DateOpt, data_root: RootOpt = None) -> None:
         )
         raise typer.Exit(MISSING_OUTPUTS_EXIT)
     try:
-        path = render_report(out.resolve())
+        render_report(out.resolve())
     except XmarginError as exc:
         _fail(exc, business_date=day.isoformat())
+    # Name the page by the stable `business_date=D` link, not the run folder it points at today.
+    path = out / "report.html"
     ui.line("✓", f"report: {path}", event="report", path=str(path))
     ui.emit(
         {"status": "success", "exit_code": 0, "business_date": day.isoformat(), "report": str(path)}
