@@ -102,6 +102,12 @@ def test_unterminated_quote_swallowing_the_rest_is_a_row_shape_error(tmp_path: P
     assert error.examples == [{"line": 2, "column": "b"}]
 
 
+def test_closed_multi_line_quoted_value_is_a_row_shape_error(tmp_path: Path) -> None:
+    # RFC 4180 allows it, SPEC §2 values never span lines, and it would shift every line number.
+    error = reject(write(tmp_path, b'a,b\n1,2\n3,"x\ny"\n5,6\n'), "row_shape")
+    assert error.examples == [{"line": 3, "column": "b"}]
+
+
 def test_blank_line_is_a_row_shape_error(tmp_path: Path) -> None:
     error = reject(write(tmp_path, b"a,b\n1,2\n\n3,4\n"), "row_shape")
     assert error.examples[0] == {"line": 3, "found_fields": 1, "expected_fields": 2}
