@@ -92,6 +92,11 @@ def test_golden_file_with_and_without_namespace(tmp_path: Path) -> None:
     }
 
 
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    rows = read(tmp_path, b"\xef\xbb\xbf" + GOLDEN_XML.read_bytes())
+    assert [(r["line"], r["rpt_id"]) for r in rows] == [(4, "G0001"), (5, "G0002"), (6, "G0003")]
+
+
 def test_repeated_qty_and_party_are_counted_first_one_wins(tmp_path: Path) -> None:
     report = (
         '<PosRpt RptID="R1" BizDt="2026-11-20">'
