@@ -39,13 +39,29 @@ def fnv1a_64(values: pl.Series) -> npt.NDArray[np.uint64]:
     return digest
 
 
+def fmix64(digest: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """MurmurHash3's 64-bit finaliser: spreads every input bit over the low bits."""
+    # FNV's low k bits depend only on the low k bits of each byte ("ACCT-1" and "ACCT-5" share
+    # their low 2 bits), so a modulo on the raw digest would place such ids in the same shard.
+    h = digest.copy()
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
 def _shard_numbers(values: pl.Series, n_shards: int) -> pl.Series:
-    digest = fnv1a_64(values)
+    digest = fmix64(fnv1a_64(values))
     return pl.Series(values.name, (digest % np.uint64(n_shards)).astype(np.int64))
 
 
 def shard_of(account_id: pl.Expr, n_shards: int) -> pl.Expr:
-    """Stable shard number in [0, n_shards) of each account id (ARCHITECTURE, SPEC §8 sharding)."""
+    """Stable shard number in [0, n_shards) of each account id (ARCHITECTURE, SPEC §8 sharding).
+
+    fmix64(FNV-1a 64 of the UTF-8 bytes) mod n_shards: the same in every process and version.
+    """
     if n_shards < 1:
         raise ValueError(f"n_shards: found {n_shards}, expected a whole number >= 1")
     return account_id.map_batches(

@@ -12,10 +12,12 @@ from pipeline.margin.cme_model import CC_INDEX, N_CC, CcExposure, cme_requiremen
 from pipeline.margin.ficc_model import ficc_requirement, var_rank
 from pipeline.margin.positions import cash_cc
 from pipeline.margin.sensitivities import key_rate_matrix, key_rate_split
-from pipeline.margin.sharding import fnv1a_64
+from pipeline.margin.sharding import fmix64, fnv1a_64
 
 TENORS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 30.0)
 PARAMS = golden_params("01_xm_basis_cap")
+# fmix64(FNV-1a 64) mod 1000 of ACCT-000123, XM1, NA (reference_fmix below, by hand in Python).
+PINNED = [555, 114, 705]
 
 
 @pytest.mark.parametrize(
@@ -118,27 +120,51 @@ def test_cash_mapping_buckets_are_left_open_right_closed() -> None:
     assert cc[-1] == -1  # beyond the last bucket: unmapped
 
 
-def test_fnv1a_64_known_vectors_and_python_reference() -> None:
-    def reference(text: str) -> int:
-        h = 0xCBF29CE484222325
-        for byte in text.encode():
-            h = ((h ^ byte) * 0x100000001B3) % 2**64
-        return h
+def reference(text: str) -> int:
+    """FNV-1a 64 with plain Python integers."""
+    h = 0xCBF29CE484222325
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x100000001B3) % 2**64
+    return h
 
+
+def reference_fmix(h: int) -> int:
+    """MurmurHash3 fmix64 with plain Python integers."""
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) % 2**64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) % 2**64
+    return h ^ (h >> 33)
+
+
+def test_fnv1a_64_known_vectors_and_python_reference() -> None:
     assert fnv1a_64(pl.Series([""]))[0] == 0xCBF29CE484222325
     assert fnv1a_64(pl.Series(["a"]))[0] == 0xAF63DC4C8601EC8C
     words = ["ACCT-000123", "NA", "1E5", "X", "ÄÖ", "ABCDEFGHIJKLMNOPQRST"]
     assert fnv1a_64(pl.Series(words)).tolist() == [reference(w) for w in words]
+    assert fmix64(fnv1a_64(pl.Series(words))).tolist() == [
+        reference_fmix(reference(w)) for w in words
+    ]
 
 
 def test_shard_of_is_stable_and_in_range() -> None:
     ids = pl.DataFrame({"account_id": [f"ACCT-{i:06d}" for i in range(1_000)]})
     shards = ids.select(shard_of(pl.col("account_id"), 4)).to_series()
     assert shards.min() >= 0 and shards.max() <= 3
-    # Roughly balanced, and fixed by the bytes alone (values of FNV-1a 64 mod 4).
+    # Roughly balanced, and fixed by the bytes alone (fmix64 of FNV-1a 64, mod 4).
     assert shards.value_counts().get_column("count").min() > 200
-    expected = [int(h) % 4 for h in fnv1a_64(ids.get_column("account_id"))]
+    expected = [reference_fmix(reference(a)) % 4 for a in ids.get_column("account_id")]
     assert shards.to_list() == expected
+    # Pinned values: a change of hash would move accounts between shards of a running date.
+    pinned = pl.DataFrame({"account_id": ["ACCT-000123", "XM1", "NA"]})
+    assert pinned.select(shard_of(pl.col("account_id"), 1000)).to_series().to_list() == PINNED
+
+
+def test_ids_differing_in_high_bits_only_still_spread() -> None:
+    # '0', '4' and '8' share their low two bits; without the finaliser these all land together.
+    ids = pl.DataFrame({"account_id": [f"A{a}{b}{c}" for a in "048" for b in "048" for c in "048"]})
+    shards = ids.select(shard_of(pl.col("account_id"), 4)).to_series()
+    assert shards.n_unique() == 4
     assert ids.select(shard_of(pl.col("account_id"), 1)).to_series().unique().to_list() == [0]
 
 
