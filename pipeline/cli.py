@@ -165,6 +165,17 @@ class StageProgress:
             else:
                 ui.line("▶", f"{stage}{extra} …", "cyan", event="stage_start", stage=stage)
             return
+        if event == "file":
+            # A step inside a stage (one input validated): a line, and the spinner goes on.
+            name = str(info.get("file", ""))
+            text = f"  {name}: {_count(info.get('rows', 0))} rows, {info.get('outcome', '')}"
+            if self._progress is not None and self._task is not None:
+                self._progress.update(self._task, description=f"{stage} … {name}")
+                self._progress.console.print(text, highlight=False)
+            else:
+                steps = {k: v for k, v in info.items() if k != "stage"}
+                ui.line("·", text.strip(), event="stage_step", stage=stage, **steps)
+            return
         self._stop()
         counts = {k: v for k, v in info.items() if k not in {"stage", "seconds", "output_dir"}}
         details = " ".join(f"{k}={_count(v)}" for k, v in counts.items())

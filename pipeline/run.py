@@ -18,7 +18,7 @@ from pipeline.calendar import business_days, is_business_day
 from pipeline.config import select_params
 from pipeline.context import RunContext
 from pipeline.errors import InternalError, InvocationError, NonBusinessDateError, XmarginError
-from pipeline.inputs import require_inputs
+from pipeline.inputs import INPUTS, require_inputs
 
 if TYPE_CHECKING:
     from pipeline.contracts import ValidationOutcome
@@ -283,7 +283,19 @@ def run_date(
             with _stage(progress, "inputs"):
                 ctx = start_run(business_date, data_root, params_file, force)
             with _stage(progress, "validate") as d:
-                validate_stage(ctx)
+                # One file at a time, masters first, so a long night shows where it is.
+                for spec in INPUTS:
+                    checked = validate_stage(ctx, [spec.name]).files[0]
+                    if progress:
+                        progress(
+                            "file",
+                            {
+                                "stage": "validate",
+                                "file": spec.name,
+                                "rows": checked.rows,
+                                "outcome": checked.outcome,
+                            },
+                        )
                 validation = finish_validation(ctx)
                 d["rows"] = sum(f.rows for f in validation.files)
             with _stage(progress, "margin", shards=n_shards) as d:
