@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pathlib
 
 import numpy as np
 import polars as pl
@@ -20,7 +21,8 @@ from polars.testing import assert_frame_equal
 
 from pipeline.config import Params
 from pipeline.errors import InternalError
-from pipeline.margin import compute_account_margin, finalize_margin
+from pipeline.margin import MarginInputs, compute_account_margin, finalize_margin
+from pipeline.margin.inputs import MARGIN_INPUTS
 
 N8, N4, BILL = "91282CQ87", "91282CQ46", "912797Q18"
 
@@ -384,3 +386,36 @@ def test_scenario_order_does_not_matter(params: Params) -> None:
     assert a["ficc_regular_im"].to_list() == b["ficc_regular_im"].to_list()
     # s = −77,000 × 0.038 = −2,926: VaR = 9 × 2,926 = 26,334.
     assert np.isclose(a["ficc_regular_im"][0], 26_334)
+
+
+def test_xm_cash_outside_every_cash_bucket_is_refused(params: Params) -> None:
+    # cash_mapping ending at 5 years leaves N8 (t = 8) unmapped: an XM account holding it cannot
+    # be put through the CME model, so the run stops naming the cusip; a regular account can.
+    short = dataclasses.replace(
+        params, cme=dataclasses.replace(params.cme, cash_mapping=params.cme.cash_mapping[:3])
+    )
+    regular = book([account("R")], ficc=[("R", N8, 1_000_000)])
+    assert compute_account_margin(regular, short, D).height == 1
+    with pytest.raises(InternalError, match=N8):
+        compute_account_margin(book([account("X", xm=True)], ficc=[("X", N8, 100)]), short, D)
+
+
+def test_position_of_an_unknown_account_is_refused(params: Params) -> None:
+    inputs = book([account("A")], cme=[("GHOST", "ZNZ6", 1, 0)], balances=[("A", 0.0)])
+    with pytest.raises(InternalError, match=r"account_id GHOST not found in accounts\.parquet"):
+        compute_account_margin(inputs, params, D)
+
+
+def test_from_staged_reads_parquet_and_names_missing_files(
+    params: Params, tmp_path: pathlib.Path
+) -> None:
+    inputs = book([account("A")], ficc=[("A", N4, 1_000_000)])
+    for name in MARGIN_INPUTS:
+        getattr(inputs, name).collect().write_parquet(tmp_path / f"{name}.parquet")
+    staged = MarginInputs.from_staged(tmp_path)
+    assert_frame_equal(
+        compute_account_margin(staged, params, D), compute_account_margin(inputs, params, D)
+    )
+    (tmp_path / "balances.parquet").unlink()
+    with pytest.raises(InternalError, match="balances"):
+        MarginInputs.from_staged(tmp_path)
