@@ -12,6 +12,14 @@ import polars as pl
 
 from pipeline.calendar import due_by
 from pipeline.config import Params
+from pipeline.errors import InternalError
+from pipeline.margin.columns import (
+    CALL_COLUMNS,
+    EXCEPTION_SCHEMA,
+    MARGIN_COLUMNS,
+    XM_DOCUMENTS_DETAIL,
+)
+from pipeline.margin.positions import missing_documents_expr
 
 if TYPE_CHECKING:
     from pipeline.margin.inputs import MarginInputs
@@ -21,29 +29,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 CALLED_CLASSES = ("CUSTOMER", "PAB")
-XM_DOCUMENTS_DETAIL = (
-    "opted in but lacks subordination agreement or disclosure acknowledgement on D: "
-    "not cross-margined"
-)
-EXCEPTION_SCHEMA = pl.Schema(
-    {
-        "business_date": pl.Date(),
-        "kind": pl.String(),
-        "account_id": pl.String(),
-        "detail": pl.String(),
-    }
-)
-CALL_COLUMNS = (
-    "business_date",
-    "call_id",
-    "account_id",
-    "customer_lei",
-    "call_amount",
-    "maintenance_requirement",
-    "initial_requirement",
-    "equity",
-    "due_by",
-)
 
 
 @dataclass(frozen=True)
@@ -83,8 +68,6 @@ def empty_exceptions() -> pl.DataFrame:
 def _exceptions(
     margin: pl.DataFrame, inputs: MarginInputs, params: Params, business_date: dt.date
 ) -> pl.DataFrame:
-    from pipeline.margin.positions import missing_documents_expr
-
     # Only accounts margined today: a dormant account's paperwork is not a run exception.
     documents = (
         inputs.accounts.filter(missing_documents_expr(business_date))
@@ -131,13 +114,9 @@ def finalize_margin(
     account_margin: pl.DataFrame, inputs: MarginInputs, params: Params, business_date: dt.date
 ) -> MarginResults:
     """Concatenated shards -> margin_by_account, margin_calls and exceptions (SPEC §5.4, §7)."""
-    from pipeline.margin.requirements import MARGIN_COLUMNS
-
     margin = account_margin.sort("account_id")
     duplicated = margin.filter(pl.col("account_id").is_duplicated())
     if duplicated.height:
-        from pipeline.errors import InternalError
-
         ids = duplicated.get_column("account_id").unique().sort().head(5).to_list()
         raise InternalError(f"margin shards overlap: account_id {ids} computed more than once")
     calls = (

@@ -24,8 +24,9 @@ _EXAMPLES = 5
 
 
 def _examples(frame: pl.DataFrame, column: str) -> str:
-    values = frame.get_column(column).unique().sort().head(_EXAMPLES).to_list()
-    more = frame.height - len(values)
+    distinct = frame.get_column(column).unique().sort()
+    values = distinct.head(_EXAMPLES).to_list()
+    more = distinct.len() - len(values)
     return ", ".join(str(v) for v in values) + (f" (+{more} more)" if more > 0 else "")
 
 

@@ -12,6 +12,7 @@ from pipeline.config import Params
 from pipeline.errors import InternalError
 from pipeline.margin.calls import call_amounts
 from pipeline.margin.cme_model import N_CC, CcExposure, cme_requirement
+from pipeline.margin.columns import MARGIN_COLUMNS
 from pipeline.margin.ficc_model import ficc_requirement
 from pipeline.margin.inputs import MarginInputs
 from pipeline.margin.positions import Instruments, Netted, load_book
@@ -19,37 +20,6 @@ from pipeline.margin.sensitivities import key_rate_matrices, per_account_sum
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-# SPEC §7.1 column order of margin_by_account.
-MARGIN_COLUMNS = (
-    "business_date",
-    "account_id",
-    "account_class",
-    "xm_active",
-    "hrp",
-    "n_ficc_positions",
-    "n_cme_positions",
-    "ficc_regular_im",
-    "cme_regular_im",
-    "f_sa",
-    "f_sep",
-    "f_all",
-    "c_sa",
-    "c_sep",
-    "c_all",
-    "r_ficc",
-    "r_cme",
-    "r_applied",
-    "ficc_xm_im",
-    "cme_xm_im",
-    "ficc_im",
-    "cme_im",
-    "maintenance_requirement",
-    "initial_requirement",
-    "equity",
-    "excess_deficit",
-    "call_amount",
-)
 
 
 def scenario_matrix(inputs: MarginInputs, params: Params) -> FloatArray:
