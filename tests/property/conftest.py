@@ -1,4 +1,4 @@
-"""Property tests reuse the margin test builders of tests/unit/margin."""
+"""Property tests reuse the margin test builders of tests/unit/margin and the oracle here."""
 
 from __future__ import annotations
 
@@ -6,3 +6,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "margin"))
+sys.path.insert(0, str(Path(__file__).parent))
