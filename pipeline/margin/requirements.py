@@ -15,7 +15,7 @@ from pipeline.margin.cme_model import N_CC, CcExposure, cme_requirement
 from pipeline.margin.columns import MARGIN_COLUMNS
 from pipeline.margin.ficc_model import ficc_requirement
 from pipeline.margin.inputs import MarginInputs
-from pipeline.margin.positions import Instruments, Netted, load_book
+from pipeline.margin.positions import Book, Instruments, Netted, load_book
 from pipeline.margin.sensitivities import key_rate_matrices, per_account_sum
 
 FloatArray = npt.NDArray[np.float64]
@@ -89,92 +89,79 @@ def _cash_exposure(cash: Netted, securities: Instruments, n_accounts: int) -> Cc
     return CcExposure.single_tier(net)
 
 
-def compute_account_margin(
-    inputs: MarginInputs,
-    params: Params,
-    business_date: dt.date,
-    shard: int = 0,
-    n_shards: int = 1,
-) -> pl.DataFrame:
-    """SPEC §7.1 columns, unrounded, plus customer_lei for one shard's accounts (SPEC §5.3-§5.4)."""
-    if n_shards < 1 or not 0 <= shard < n_shards:
-        raise InternalError(f"margin shard {shard} of {n_shards}: expected 0 <= shard < n_shards")
-    book = load_book(inputs, params, business_date, shard, n_shards)
-    universe = book.accounts
-    n = universe.height
-    tenors = params.key_rate_tenors
-    sec, con = book.securities, book.contracts
-    # Zero nets carry no risk (s = 0): they only make the account "have positions" (SPEC §2.1).
-    # Every row stays in the sums below, split into portfolios by its XM flag (SPEC §5.3).
-    cash, futures = book.cash, book.futures
+Columns = dict[str, FloatArray]
 
-    # FICC model on the regular cash, the XM cash, the XM futures and their union (SPEC §5.1).
-    scenarios = scenario_matrix(inputs, params)
+
+def _key_rates(positions: Netted, instruments: Instruments, tenors: tuple[float, ...], n: int
+               ) -> FloatArray:  # fmt: skip
+    """(2, n, K): [0] the regular, [1] the XM positions' key-rate vectors per account (§4)."""
+    return key_rate_matrices(
+        positions.acct,
+        positions.xm.astype(np.int64),
+        2,
+        positions.s,
+        positions.instrument,
+        instruments.t,
+        tenors,
+        n,
+    )
+
+
+def ficc_side(book: Book, scenarios: FloatArray, params: Params) -> Columns:
+    """F of the regular cash, the XM cash, the XM futures and their union (SPEC §5.1, §5.3)."""
     ficc = params.ficc
     shocks = np.asarray(ficc.floor_shock_bp, dtype=np.float64)
+    n = book.accounts.height
 
     def f_model(key_rates: FloatArray) -> FloatArray:
         return ficc_requirement(
             key_rates, scenarios, ficc.var_confidence, ficc.floor_fraction, shocks
         )
 
-    def key_rates(positions: Netted, instruments: Instruments) -> FloatArray:
-        """(2, n, K): [0] the regular, [1] the XM positions' key-rate vectors per account."""
-        return key_rate_matrices(
-            positions.acct,
-            positions.xm.astype(np.int64),
-            2,
-            positions.s,
-            positions.instrument,
-            instruments.t,
-            tenors,
-            n,
-        )
+    # Zero nets stay in the sums (s = 0 adds nothing); the XM flag splits the portfolios.
+    cash = _key_rates(book.cash, book.securities, params.key_rate_tenors, n)
+    xm_futures = _key_rates(book.futures, book.contracts, params.key_rate_tenors, n)[1]
+    f_sa = f_model(cash[1])
+    # Key-rate vectors are additive, so the union's vector is the sum of the two sides'.
+    return {
+        "ficc_regular_im": f_model(cash[0]),
+        "f_sa": f_sa,
+        "f_sep": f_sa + f_model(xm_futures),
+        "f_all": f_model(cash[1] + xm_futures),
+    }
 
-    kr_cash = key_rates(cash, sec)
-    kr_xm_futures = key_rates(futures, con)[1]
-    ficc_regular_im = f_model(kr_cash[0])
-    f_sa = f_model(kr_cash[1])
-    f_sep = f_sa + f_model(kr_xm_futures)
-    f_all = f_model(kr_cash[1] + kr_xm_futures)
 
-    # CME model on the regular futures, the XM futures, the XM cash and their union (SPEC §5.2).
-    cash_exposure = _cash_exposure(cash, sec, n)
-    regular_futures, xm_futures = _futures_exposures(futures, con, n)
-    cme_regular_im = cme_requirement(regular_futures, params.cme)
+def cme_side(book: Book, params: Params) -> Columns:
+    """C of the regular futures, the XM futures, the XM cash and their union (SPEC §5.2, §5.3)."""
+    n = book.accounts.height
+    cash = _cash_exposure(book.cash, book.securities, n)
+    regular, xm_futures = _futures_exposures(book.futures, book.contracts, n)
     c_sa = cme_requirement(xm_futures, params.cme)
-    c_sep = c_sa + cme_requirement(cash_exposure, params.cme)
-    c_all = cme_requirement(xm_futures + cash_exposure, params.cme)
+    return {
+        "cme_regular_im": cme_requirement(regular, params.cme),
+        "c_sa": c_sa,
+        "c_sep": c_sa + cme_requirement(cash, params.cme),
+        "c_all": cme_requirement(xm_futures + cash, params.cme),
+    }
 
-    r_ficc = _reduction(f_sep, f_all)
-    r_cme = _reduction(c_sep, c_all)
+
+def requirements(ficc: Columns, cme: Columns, accounts: pl.DataFrame, params: Params) -> Columns:
+    """Reduction factors, XM and total requirements, maintenance and initial (SPEC §5.3)."""
+    r_ficc = _reduction(ficc["f_sep"], ficc["f_all"])
+    r_cme = _reduction(cme["c_sep"], cme["c_all"])
     r_applied = np.minimum(np.minimum(r_ficc, r_cme), params.xm.max_reduction)
-    ficc_xm_im = f_sa * (1.0 - r_applied)
-    cme_xm_im = c_sa * (1.0 - r_applied)
-    ficc_im = ficc_regular_im + ficc_xm_im
-    cme_im = cme_regular_im + cme_xm_im
+    ficc_xm_im = ficc["f_sa"] * (1.0 - r_applied)
+    cme_xm_im = cme["c_sa"] * (1.0 - r_applied)
+    ficc_im = ficc["ficc_regular_im"] + ficc_xm_im
+    cme_im = cme["cme_regular_im"] + cme_xm_im
     maintenance = ficc_im + cme_im
-    hrp = universe.get_column("hrp").fill_null(False).to_numpy()
-    multiplier = universe.get_column("ficc_multiplier").to_numpy()
+    hrp = accounts.get_column("hrp").fill_null(False).to_numpy()
+    multiplier = accounts.get_column("ficc_multiplier").to_numpy()
     initial = ficc_im * multiplier + cme_im * np.where(hrp, params.cme.hrp_initial_ratio, 1.0)
+    equity = accounts.get_column("equity").to_numpy()
     # The order requires at least what each clearing house requires (SPEC §5.3).
     initial = np.maximum(initial, maintenance)
-
-    equity = universe.get_column("equity").to_numpy()
-    classes = universe.get_column("account_class").to_numpy()
-    computed, issued = call_amounts(
-        classes, equity, maintenance, initial, params.customer.min_call_amount
-    )
-
-    floats = {
-        "ficc_regular_im": ficc_regular_im,
-        "cme_regular_im": cme_regular_im,
-        "f_sa": f_sa,
-        "f_sep": f_sep,
-        "f_all": f_all,
-        "c_sa": c_sa,
-        "c_sep": c_sep,
-        "c_all": c_all,
+    return {
         "r_ficc": r_ficc,
         "r_cme": r_cme,
         "r_applied": r_applied,
@@ -187,14 +174,39 @@ def compute_account_margin(
         "equity": equity,
         "excess_deficit": equity - initial,
     }
-    columns = [pl.Series(name, values, dtype=pl.Float64) for name, values in floats.items()]
+
+
+def compute_account_margin(
+    inputs: MarginInputs,
+    params: Params,
+    business_date: dt.date,
+    shard: int = 0,
+    n_shards: int = 1,
+) -> pl.DataFrame:
+    """SPEC §7.1 columns, unrounded, plus customer_lei for one shard's accounts (SPEC §5.3-§5.4)."""
+    if n_shards < 1 or not 0 <= shard < n_shards:
+        raise InternalError(f"margin shard {shard} of {n_shards}: expected 0 <= shard < n_shards")
+    book = load_book(inputs, params, business_date, shard, n_shards)
+    accounts = book.accounts
+    n = accounts.height
+    ficc = ficc_side(book, scenario_matrix(inputs, params), params)
+    cme = cme_side(book, params)
+    money = {**ficc, **cme, **requirements(ficc, cme, accounts, params)}
+    computed, issued = call_amounts(
+        accounts.get_column("account_class").to_numpy(),
+        money["equity"],
+        money["maintenance_requirement"],
+        money["initial_requirement"],
+        params.customer.min_call_amount,
+    )
+    columns = [pl.Series(name, values, dtype=pl.Float64) for name, values in money.items()]
     columns += [
-        pl.Series("n_ficc_positions", cash.count_nonzero_by_account(n)),
-        pl.Series("n_cme_positions", futures.count_nonzero_by_account(n)),
+        pl.Series("n_ficc_positions", book.cash.count_nonzero_by_account(n)),
+        pl.Series("n_cme_positions", book.futures.count_nonzero_by_account(n)),
         pl.Series("call_amount", np.where(issued, computed, 0), dtype=pl.Int64),
     ]
     return (
-        universe.with_columns(columns)
+        accounts.with_columns(columns)
         .with_columns(pl.lit(business_date, dtype=pl.Date).alias("business_date"))
         .select(*MARGIN_COLUMNS, "customer_lei")
     )
