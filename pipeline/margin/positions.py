@@ -283,9 +283,12 @@ def load_book(
     )
     if balances.get_column("pos").null_count():
         _raise_unknown(
-            inputs.balances, "account_id", master["account_id"], "balances.parquet",
+            inputs.balances,
+            "account_id",
+            master["account_id"],
+            "balances.parquet",
             "accounts.parquet",
-        )  # fmt: skip
+        )
     n_master = master.height
     bal_pos = balances.get_column("pos").cast(pl.Int64).to_numpy()
     has_balance = np.zeros(n_master, dtype=bool)

@@ -92,8 +92,9 @@ def _cash_exposure(cash: Netted, securities: Instruments, n_accounts: int) -> Cc
 Columns = dict[str, FloatArray]
 
 
-def _key_rates(positions: Netted, instruments: Instruments, tenors: tuple[float, ...], n: int
-               ) -> FloatArray:  # fmt: skip
+def _key_rates(
+    positions: Netted, instruments: Instruments, tenors: tuple[float, ...], n: int
+) -> FloatArray:
     """(2, n, K): [0] the regular, [1] the XM positions' key-rate vectors per account (§4)."""
     return key_rate_matrices(
         positions.acct,
