@@ -419,3 +419,13 @@ def test_from_staged_reads_parquet_and_names_missing_files(
     (tmp_path / "balances.parquet").unlink()
     with pytest.raises(InternalError, match="balances"):
         MarginInputs.from_staged(tmp_path)
+
+
+def test_empty_book_gives_empty_typed_tables(params: Params) -> None:
+    # No positions and no balances: nothing to margin, but every table keeps its schema.
+    inputs = book([account("A")], balances=[])
+    frame = compute_account_margin(inputs, params, D)
+    assert frame.height == 0 and frame.schema["call_amount"] == pl.Int64
+    res = finalize_margin(frame, inputs, params, D)
+    assert res.margin_by_account.height == res.margin_calls.height == res.exceptions.height == 0
+    assert res.margin_calls.schema["due_by"] == pl.Datetime("us", "America/New_York")
