@@ -55,6 +55,25 @@ class Rule:
     expectation: Any
     flag_column: str | None = None
     flag: FlagFn | None = None
+    gx_columns: tuple[str, ...] = ()
+
+    @property
+    def table_level(self) -> bool:
+        """Checks the table as a whole (columns, row count) rather than column values."""
+        return not self.gx_columns
+
+    @property
+    def header_level(self) -> bool:
+        """Needs only the column names of the file, not its rows."""
+        return type(self.expectation).__name__ in _HEADER_EXPECTATIONS
+
+
+_HEADER_EXPECTATIONS = ("ExpectColumnToExist", "ExpectTableColumnsToMatchSet")
+_TABLE_EXPECTATIONS = (
+    "ExpectColumnToExist",
+    "ExpectTableRowCountToBeBetween",
+    "ExpectTableColumnsToMatchSet",
+)
 
 
 @dataclass(frozen=True)
@@ -81,11 +100,12 @@ class CompiledContract:
     skipped: tuple[str, ...]
     raw_dtypes: Mapping[str, pl.DataType]
 
-    def suite(self) -> Any:
-        """The Great Expectations `ExpectationSuite` of this contract."""
+    def suite(self, rules: tuple[Rule, ...] | None = None, part: str = "") -> Any:
+        """The Great Expectations `ExpectationSuite` of this contract (or of some of its rules)."""
+        chosen = self.rules if rules is None else rules
         return gx_runtime.gx().ExpectationSuite(
-            name=f"{self.contract.name}@{self.contract.version}",
-            expectations=[r.expectation for r in self.rules],
+            name=f"{self.contract.name}@{self.contract.version}{part}",
+            expectations=[r.expectation for r in chosen],
             meta={
                 "contract_id": self.contract.id,
                 "contract_version": self.contract.version,
@@ -94,6 +114,30 @@ class CompiledContract:
                 "spec": self.contract.spec_section,
             },
         )
+
+    def groups(self) -> list[tuple[tuple[str, ...], tuple[Rule, ...]]]:
+        """Rules grouped by the GX frame columns they read; the table-level group reads none.
+
+        GX's pandas engine copies the whole frame for every column expectation, so each group is
+        validated on a frame of only its own columns: the cost stays linear in rows, not in rows
+        times columns times rules. Header rules need no rows and row counts need no columns.
+        """
+        grouped: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            if rule.header_level:
+                key = ""
+            elif rule.table_level:
+                key = "rows"
+            else:
+                key = "column " + str(rule.column)
+            grouped.setdefault(key, []).append(rule)
+        out = []
+        for rules in grouped.values():
+            columns: list[str] = []
+            for rule in rules:
+                columns += [c for c in rule.gx_columns if c not in columns]
+            out.append((tuple(columns), tuple(rules)))
+        return out
 
     def gx_frame(self, raw: pl.DataFrame) -> pl.DataFrame:
         """The raw columns plus the typed and precomputed pass columns the suite refers to."""
@@ -205,7 +249,15 @@ class _Builder:
             description=f"{column or self.contract.name}: {description}",
             severity="critical" if severity == "error" else "warning",
         )
-        self.rules.append(Rule(rule, column, severity, description, expectation, flag_column, flag))
+        if expectation_class in _TABLE_EXPECTATIONS:
+            gx_columns: tuple[str, ...] = ()
+        elif "column_list" in kwargs:
+            gx_columns = tuple(kwargs["column_list"])
+        else:
+            gx_columns = (kwargs["column"],)
+        self.rules.append(
+            Rule(rule, column, severity, description, expectation, flag_column, flag, gx_columns)
+        )
 
     def typed_col(self, prop: Property) -> str:
         if self.columns[prop.name] == pl.String and prop.logical_type == "string":
@@ -428,14 +480,10 @@ class _Builder:
                 )
             elif q.implementation == "coversAccountsWithPositions":
                 self.coverage_rule(q.name, q.severity, q.custom, q.description)
-        # Last: the column set must include every generated column of the rules above.
         for q in self.contract.quality:
             if q.implementation == "unknownColumns":
                 declared = {p.name for p in self.contract.properties}
-                generated = {TYPED_PREFIX + n for n in self.typed} | {
-                    r.flag_column for r in self.rules if r.flag_column is not None
-                }
-                known = sorted(declared & set(self.columns) | generated)
+                known = sorted(declared & set(self.columns))
                 self.add(
                     q.name,
                     None,

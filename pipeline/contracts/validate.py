@@ -182,14 +182,28 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
 
 def run_contract(
     compiled: CompiledContract, raw: pl.DataFrame, spec: InputSpec
-) -> tuple[list[Check], dict[str, Any]]:
-    """Run the compiled suite with GX's pandas engine on an Arrow-backed frame (SPEC §3)."""
+) -> tuple[list[Check], list[dict[str, Any]]]:
+    """Run the compiled suite with GX's pandas engine on Arrow-backed frames (SPEC §3).
+
+    Header rules see the raw column names only, row counts the row index only, and each
+    column's rules that column with its typed and pass columns (`CompiledContract.groups`).
+    """
     frame = compiled.gx_frame(raw).to_pandas(use_pyarrow_extension_array=True)
     frame.index = _line_index(raw, spec)
-    result = gx_runtime.run_suite(compiled.suite(), frame, compiled.contract.name)
-    by_rule = {r.expectation_config.meta["rule"]: r for r in result.results}
+    raw_columns = [c for c in raw.columns if c != "line"]
+    results = []
+    for number, (columns, rules) in enumerate(compiled.groups()):
+        if columns:
+            part = frame[list(columns)]
+        elif rules[0].header_level:
+            part = frame[raw_columns].iloc[:0]
+        else:
+            part = frame[[]]
+        suite = compiled.suite(rules, f"#{number}")
+        results.append(gx_runtime.run_suite(suite, part, f"{compiled.contract.name}-{number}"))
+    by_rule = {r.expectation_config.meta["rule"]: r for res in results for r in res.results}
     checks = [_check(rule, by_rule[rule.rule], raw, spec) for rule in compiled.rules]
-    return checks, result.to_json_dict()
+    return checks, [res.to_json_dict() for res in results]
 
 
 def validate_file(ctx: RunContext, name: str, references: _References) -> FileOutcome:
@@ -200,7 +214,7 @@ def validate_file(ctx: RunContext, name: str, references: _References) -> FileOu
     spec = INPUTS_BY_NAME[name]
     path = input_paths(ctx.data_root, ctx.business_date)[name]
     contract = load_contract(name, ctx.params)
-    gx_json: dict[str, Any] | None = None
+    gx_json: list[dict[str, Any]] = []
     skipped: list[str] = []
     try:
         raw = read_raw(ctx, spec, path)
