@@ -6,7 +6,8 @@
 #
 #   bash scripts/quickstart.sh [YYYY-MM-DD]     default: the latest SIFMA business day <= today
 #
-# Environment: XMARGIN_DATA_ROOT (default ./data), QUICKSTART_ACCOUNTS (default 2000).
+# Environment: XMARGIN_DATA_ROOT (default ./data), QUICKSTART_ACCOUNTS (default 2000),
+# XMARGIN_AIRFLOW_HOME (default ./airflow_home).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -27,7 +28,7 @@ PY
 
 # The embedded Airflow: its own home under the repository (gitignored), SQLite, this checkout's
 # DAG and plugin folders. Nothing outside the repository is touched.
-export AIRFLOW_HOME="$REPO/airflow_home"
+export AIRFLOW_HOME="${XMARGIN_AIRFLOW_HOME:-$REPO/airflow_home}"
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
