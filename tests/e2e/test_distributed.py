@@ -115,6 +115,13 @@ def test_triggered_run_on_two_workers_equals_xmargin_run(cluster: Any, tmp_path:
     assert set(states.values()) == {"success"}
     _assert_same_outputs(cluster.data_root, ref, day)
     assert _workers_that_ran_tasks(cluster) == {"worker1", "worker2"}
+    # publish emitted one Asset event per output table, describing the date it published.
+    events = cluster.api("GET", f"/api/v2/assets/events?source_run_id={run_id}&limit=50")
+    by_uri = {e["uri"]: e["extra"] for e in events["asset_events"]}
+    assert set(by_uri) == {f"x-xmargin://outputs/{t}" for t in TABLES}
+    for uri, extra in by_uri.items():
+        assert extra["business_date"] == day, uri
+        assert extra["path"].endswith(f"business_date={day}/{uri.rsplit('/', 1)[1]}.parquet")
 
 
 def test_airflow_backfill_equals_xmargin_backfill(cluster: Any, tmp_path: Path) -> None:
