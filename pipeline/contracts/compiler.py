@@ -11,6 +11,7 @@ counts the failures and lists the failing rows.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class Rule:
     flag_column: str | None = None
     flag: FlagFn | None = None
     gx_columns: tuple[str, ...] = ()
+    subject: Callable[[pl.DataFrame], pl.DataFrame] | None = None
 
     @property
     def table_level(self) -> bool:
@@ -124,7 +126,9 @@ class CompiledContract:
         """
         grouped: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            if rule.header_level:
+            if rule.subject is not None:
+                key = "subject " + rule.rule
+            elif rule.header_level:
                 key = ""
             elif rule.table_level:
                 key = "rows"
@@ -507,18 +511,27 @@ class _Builder:
             parts.append(values.cast(pl.String))
         if "account_id" not in self.columns:
             return
-        needed = pl.concat(parts).unique().sort().to_list() if parts else []
-        if not needed:
+        if not parts:
             return
+        needed = pl.concat(parts).unique().sort().to_frame("account_id")
+
+        def subject(raw: pl.DataFrame) -> pl.DataFrame:
+            # The rule is about the accounts with positions, so GX checks one row per such
+            # account; a 200k-value set inside an expectation would be copied by GX per metric.
+            present = raw["account_id"].drop_nulls().unique().implode()
+            return needed.with_columns(pl.col("account_id").is_in(present).alias(flag_column))
+
+        flag_column = FLAG_PREFIX + rule
         self.add(
             rule,
             "account_id",
             description or "every account with positions has a row",
-            "ExpectColumnDistinctValuesToContainSet",
+            "ExpectColumnValuesToBeInSet",
             severity,
-            column="account_id",
-            value_set=needed,
+            column=flag_column,
+            value_set=[True],
         )
+        self.rules[-1] = dataclasses.replace(self.rules[-1], subject=subject)
 
 
 def compile_contract(contract: Contract, env: CompileEnv) -> CompiledContract:

@@ -161,6 +161,23 @@ def _check(rule: Rule, result: Any, raw: pl.DataFrame, spec: InputSpec) -> Check
     return Check(**base, failing_count=1, detail=json.dumps(res, default=str)[:500])
 
 
+def _subject_check(rule: Rule, result: Any, subject: pl.DataFrame) -> Check:
+    """A rule checked on a frame derived from several files: examples are its key values."""
+    res = result.result or {}
+    rows = [int(i) for i in res.get("partial_unexpected_index_list") or []][:MAX_EXAMPLES]
+    keys = [c for c in subject.columns if c != result.expectation_config.kwargs["column"]]
+    return Check(
+        rule=rule.rule,
+        column=rule.column,
+        severity=rule.severity,
+        description=rule.description,
+        success=bool(result.success),
+        failing_count=int(res.get("unexpected_count") or 0),
+        examples=subject[rows].select(keys).to_dicts() if rows else [],
+        expectation=result.expectation_config.type,
+    )
+
+
 def _trim(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _trim(v) for k, v in obj.items()}
@@ -192,8 +209,14 @@ def run_contract(
     frame.index = _line_index(raw, spec)
     raw_columns = [c for c in raw.columns if c != "line"]
     results = []
+    subjects: dict[str, pl.DataFrame] = {}
     for number, (columns, rules) in enumerate(compiled.groups()):
-        if columns:
+        subject_fn = rules[0].subject
+        if subject_fn is not None:
+            subject = subject_fn(raw)
+            subjects[rules[0].rule] = subject
+            part = subject.to_pandas(use_pyarrow_extension_array=True)
+        elif columns:
             part = frame[list(columns)]
         elif rules[0].header_level:
             part = frame[raw_columns].iloc[:0]
@@ -202,7 +225,12 @@ def run_contract(
         suite = compiled.suite(rules, f"#{number}")
         results.append(gx_runtime.run_suite(suite, part, f"{compiled.contract.name}-{number}"))
     by_rule = {r.expectation_config.meta["rule"]: r for res in results for r in res.results}
-    checks = [_check(rule, by_rule[rule.rule], raw, spec) for rule in compiled.rules]
+    checks = [
+        _check(rule, by_rule[rule.rule], raw, spec)
+        if rule.subject is None
+        else _subject_check(rule, by_rule[rule.rule], subjects[rule.rule])
+        for rule in compiled.rules
+    ]
     return checks, [res.to_json_dict() for res in results]
 
 

@@ -212,7 +212,7 @@ def test_account_with_positions_needs_a_balance_row(
         "account_id",
         1,
     )
-    assert failure["examples"] == [{"value": "HX1"}]
+    assert failure["examples"] == [{"account_id": "HX1"}]
 
 
 def test_missing_file_exits_3(inbox: Inbox, capsys: pytest.CaptureFixture[str]) -> None:
