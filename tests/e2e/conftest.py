@@ -185,15 +185,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if not _reachable(*REDIS):
         pytest.skip(f"Redis is not reachable on {REDIS[0]}:{REDIS[1]}")
 
-    try:
-        import airflow.providers.celery.executors.celery_executor_utils  # noqa: F401
-    except ImportError as exc:
-        # Not a skip: the pinned set itself cannot run the CeleryExecutor.
-        pytest.fail(
-            f"the Celery provider cannot import with the installed celery ({exc}); "
-            "apache-airflow-providers-celery 3.26.0 needs celery<5.7 (e.g. celery==5.6.3)"
-        )
     home = tmp_path_factory.mktemp("airflow_e2e")
+    probe = subprocess.run(
+        [sys.executable, "-c", "import airflow.providers.celery.executors.celery_executor_utils"],
+        env={**os.environ, "AIRFLOW_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if probe.returncode != 0:
+        # Not a skip: the installed set itself cannot run the CeleryExecutor.
+        pytest.fail(
+            "the Celery provider cannot be imported with the installed celery "
+            f"({probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else 'no message'});"
+            " apache-airflow-providers-celery 3.26.0 needs celery<5.7 (e.g. celery==5.6.3)"
+        )
     data_root = tmp_path_factory.mktemp("data_e2e")
     db = f"xmargin_e2e_{secrets.token_hex(4)}"
     try:
