@@ -142,3 +142,30 @@ def test_holiday_is_refused_and_nothing_runs(tmp_path: Path, airflow_home: Path,
     sent = _alerts(alerts)
     assert sent and sent[0]["business_date"] == "2026-11-26"
     assert not (root / "outputs").exists()
+
+
+def test_rejected_file_is_quarantined_and_nothing_published(
+    tmp_path: Path, airflow_home: Path, af: Any
+) -> None:
+    root = _root(tmp_path, "rejected")
+    with open(root / "inbox" / "20261120" / "accounts_20261120.csv", "a") as fh:
+        fh.write("BROKEN,ROW\n")  # a row with the wrong number of fields (SPEC §2)
+    alerts = tmp_path / "alerts.jsonl"
+    result = af.run_dag_test(
+        airflow_home,
+        {"conf": {"business_date": D, "data_root": str(root), "shards": 2}},
+        XMARGIN_ALERT_FILE=str(alerts),
+        **NOTIFY,
+    )
+    assert result["state"] == "failed"
+    assert result["tis"]["finish_validation"] == "failed"
+    assert result["tis"]["margin_shard"] == "upstream_failed"
+    assert result["tis"]["publish"] == "upstream_failed"
+    quarantined = list((root / "quarantine" / "20261120").glob("*/accounts_20261120.csv"))
+    assert len(quarantined) == 1
+    assert (quarantined[0].parent / "report.json").is_file()
+    assert not (root / "outputs" / f"business_date={D}").exists()
+    sent = _alerts(alerts)
+    # A rejection is final: one alert from the first and only try, no retries.
+    assert [(a["task_id"], a["try_number"]) for a in sent] == [("finish_validation", 1)]
+    assert "accounts_20261120.csv" in sent[0]["error"]
