@@ -47,7 +47,12 @@ ReferenceFn = Callable[[str, str], pl.Series | None]
 
 @dataclass(frozen=True)
 class Rule:
-    """One contract rule: its GX expectation and, if precomputed, the Polars pass column."""
+    """One contract rule: its GX expectation and, if precomputed, the Polars pass column.
+
+    `gx_columns` are the GX frame columns the expectation reads (none for header and row-count
+    rules); `subject`, for rules about other files' keys, builds the frame GX checks instead of
+    the file's own rows.
+    """
 
     rule: str
     column: str | None
