@@ -8,6 +8,7 @@ stage functions of `pipeline.run` that the CLI runs. Tasks pass a run reference 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -36,11 +37,6 @@ DEFAULT_SHARDS = 4
 # Files are due by the 19:30 run; four hours later operations must be told, not kept waiting.
 DEFAULT_DEADLINE_MINUTES = 240
 RUN_TIME = dt.time(19, 30)
-
-# Position files' cross-file rules read the staged masters, so the masters are validated first;
-# the DAG maps over these two lists (a test holds them equal to pipeline.inputs.INPUT_NAMES).
-MASTER_INPUTS = ("accounts", "treasury_securities", "cme_contracts")
-OTHER_INPUTS = tuple(name for name in INPUT_NAMES if name not in MASTER_INPUTS)
 
 RunRef = dict[str, str]
 T = TypeVar("T")
@@ -290,7 +286,7 @@ def cleanup(ref: Mapping[str, str]) -> str:
     """Remove the run's work folder once its outputs are published (SPEC §8: scratch only)."""
     ctx = load(ref)
     shutil.rmtree(ctx.work_dir, ignore_errors=True)
-    day_dir = ctx.work_dir.parent
-    if day_dir.is_dir() and not any(day_dir.iterdir()):
-        day_dir.rmdir()
+    # The date's folder goes too once empty; another run of D may just be creating its own.
+    with contextlib.suppress(OSError):
+        ctx.work_dir.parent.rmdir()
     return str(ctx.work_dir)
