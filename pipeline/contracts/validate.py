@@ -268,8 +268,12 @@ def validate_file(ctx: RunContext, name: str, references: _References) -> FileOu
         checks, gx_json = run_contract(compiled, raw, spec)
         skipped = list(compiled.skipped)
         rows = raw.height
+        staged = ctx.staged_dir / f"{name}.parquet"
         if outcome_of(checks) != "failed":
-            write_parquet_atomic(compiled.staged_frame(raw), ctx.staged_dir / f"{name}.parquet")
+            write_parquet_atomic(compiled.staged_frame(raw), staged)
+        else:
+            # A retried task must not leave the typed copy of an earlier, passing attempt.
+            staged.unlink(missing_ok=True)
     outcome = FileOutcome(
         name=name,
         path=path,

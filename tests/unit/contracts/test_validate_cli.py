@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import polars as pl
 import pytest
 
+from pipeline.contracts import FileOutcome, ValidationOutcome
 from tests.unit.contracts.conftest import Inbox, Validated
 
 FICC = "ficc_positions_20261120.csv"
@@ -240,4 +242,14 @@ def test_extra_column_is_a_warning(inbox: Inbox, capsys: pytest.CaptureFixture[s
     assert "desk" in warning["detail"]
     staged = pl.read_parquet(v.validation_dir().parent / "staged" / "cme_contracts.parquet")
     assert "desk" not in staged.columns
+    outcome = ValidationOutcome(
+        dt.date(2026, 11, 20), "r", [FileOutcome.from_json(f) for f in results["files"]]
+    )
+    exceptions = outcome.warnings_frame()
+    assert exceptions["kind"].to_list() == ["VALIDATION_WARNING"]
+    assert exceptions.schema["business_date"] == pl.Date
+    assert "cme_contracts_20261120.csv: rule unknown_columns" in exceptions["detail"][0]
+    manifest = {m["input"]: m for m in outcome.to_manifest()}
+    assert manifest["cme_contracts"]["outcome"] == "warning"
+    assert manifest["accounts"]["rows"] == 3 and manifest["accounts"]["contract_version"]
     assert not (v.root / "quarantine").exists()
