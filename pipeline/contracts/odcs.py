@@ -163,15 +163,17 @@ def _quality(node: Any, where: str, path: Path, params: Params | None) -> Qualit
         # The threshold lives in the parameter file (e.g. ficc.min_scenarios), never in code.
         value = _param_value(params, str(custom["thresholdFromParam"]), path)
         operators = {op: float(value) for op in operators} or {"mustBeGreaterOrEqualTo": value}
-    if kind == "library" and node.get("metric") != "rowCount":
+    # ODCS v3.1 names the library check `metric`; v3.0 called it `rule`.
+    metric = node.get("metric", node.get("rule"))
+    if kind == "library" and metric != "rowCount":
         raise InternalError(
-            f"{path}: {where}.metric: found {node.get('metric')!r}, only 'rowCount' is supported"
+            f"{path}: {where}.metric: found {metric!r}, only 'rowCount' is supported"
         )
     return QualityRule(
         name=node["name"],
         type=str(kind),
         severity=severity,
-        metric=node.get("metric"),
+        metric=metric,
         implementation=node.get("implementation"),
         operators=operators,
         custom=custom,

@@ -46,7 +46,7 @@ STAGED = {
 }
 
 MINI = """
-apiVersion: v3.0.2
+apiVersion: v3.1.0
 kind: DataContract
 id: urn:test:mini
 name: mini
@@ -307,3 +307,14 @@ def test_malformed_codes_are_invalid() -> None:
     assert frame.select(cusip_is_valid(pl.col("c")))["c"].to_list() == [False] * 4
     frame = pl.DataFrame({"c": ["549300XM10000000006", "549300xm100000000060"]})
     assert frame.select(lei_is_valid(pl.col("c")))["c"].to_list() == [False, False]
+
+
+def test_odcs_v3_0_rule_name_is_read_as_the_metric() -> None:
+    doc = _mini(apiVersion="v3.0.2")
+    quality = doc["schema"][0]["quality"][0]
+    quality["rule"] = quality.pop("metric")
+    contract = parse_contract(doc, Path("mini.yaml"))
+    assert contract.quality[0].metric == "rowCount"
+    doc["schema"][0]["quality"][0]["rule"] = "nullValues"
+    with pytest.raises(InternalError, match=r"quality\[0\]\.metric: found 'nullValues'"):
+        parse_contract(doc, Path("mini.yaml"))
