@@ -68,7 +68,9 @@ def test_manifest_records_inputs_params_outputs_and_totals(root: Path) -> None:
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
     assert manifest["params"]["version"] == "golden"
     totals = manifest["control_totals"]
-    assert totals["ficc_sum_net_par"] == 10_000_000 + 20_000_000 + 10_000_000
+    # XM1: N8 10M + bill 20M; NX1: N8 10M; HX1: N8 10M (golden README 01).
+    assert totals["ficc_sum_net_par"] == (10_000_000 + 20_000_000) + 10_000_000 + 10_000_000
+    assert totals["ficc_sum_abs_net_par"] == totals["ficc_sum_net_par"]
     assert totals["cme_sum_net_qty"] == -100 - 100 - 50
     assert totals["sum_call_amount"] == 80_100
 
