@@ -168,21 +168,26 @@ class StageProgress:
         if event == "file":
             # A step inside a stage (one input validated): a line, and the spinner goes on.
             name = str(info.get("file", ""))
-            text = f"  {name}: {_count(info.get('rows', 0))} rows, {info.get('outcome', '')}"
+            outcome = str(info.get("outcome", ""))
+            mark = "✗" if outcome == "failed" else "·"
+            text = f"{name}: {_count(info.get('rows', 0))} rows, {outcome}"
             if self._progress is not None and self._task is not None:
                 self._progress.update(self._task, description=f"{stage} … {name}")
-                self._progress.console.print(text, highlight=False)
+                self._progress.console.print(f"  {mark} {text}", highlight=False)
             else:
                 steps = {k: v for k, v in info.items() if k != "stage"}
-                ui.line("·", text.strip(), event="stage_step", stage=stage, **steps)
+                style = "red" if outcome == "failed" else "green"
+                ui.line(mark, text, style, event="stage_step", stage=stage, **steps)
             return
         self._stop()
         counts = {k: v for k, v in info.items() if k not in {"stage", "seconds", "output_dir"}}
         details = " ".join(f"{k}={_count(v)}" for k, v in counts.items())
         seconds = float(info.get("seconds", 0.0))
+        failed = info.get("outcome") == "failed"
         ui.line(
-            "✓",
+            "✗" if failed else "✓",
             f"{stage} in {seconds:.2f}s {details}".rstrip(),
+            "red" if failed else "green",
             event="stage_done",
             stage=stage,
             seconds=seconds,
