@@ -7,10 +7,16 @@ judge "exactly one FIN quantity" and "one account party" per report.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Generator
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -31,12 +37,19 @@ SCAN_CHUNK = 4 << 20
 LINE_CHUNK = 1 << 20
 # Lower-cased: XML markup is case-sensitive, but refusing `<!doctype` too costs nothing.
 _FORBIDDEN = (b"<!doctype", b"<!entity")
-# Markup in which the text `<PosRpt` would not be a start tag; see `_start_tag_lines`.
+# Markup in which the text `<PosRpt` would not be a start tag; see `_read_range`.
 _OPAQUE = (b"<!--", b"<![cdata[")
 _OVERLAP = max(len(marker) for marker in _FORBIDDEN + _OPAQUE) - 1
 _START_TAG = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?PosRpt(?=[\s/>])")
+# Files this big are parsed in PARTS byte ranges by as many processes (one of them this one);
+# below it the worker start-up (~0.5 s) would cost more than it saves.
+SPLIT_MIN_BYTES = 64 << 20
+PARTS = 2
+# How far into the file the first `<PosRpt` may be for a split (the envelope is a few lines).
+_HEAD_MAX = 1 << 20
 # libxml2 keeps element line numbers in 16 bits: from here on `sourceline` is not the line.
 _LINE_CAP = 65535
+_LINE_IN_MESSAGE = re.compile(r"\bline (\d+)")
 
 RAW_SCHEMA = pa.schema(
     [
@@ -80,8 +93,18 @@ def read_cme_positions(path: Path, dest: Path) -> int:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(dest)
     try:
-        with pq.ParquetWriter(tmp, RAW_SCHEMA) as writer:
-            count = _parse_into(path, writer, plain)
+        ranges = _split_ranges(path, PARTS) if plain else None
+        try:
+            count = _write_parts(path, ranges, plain, tmp) if ranges else None
+        except _NeedsSerial:
+            count = None
+        if count is None:
+            # The whole file in this process; it also names any error a split read could not.
+            with pq.ParquetWriter(tmp, RAW_SCHEMA) as writer:
+                whole = _Range(0, path.stat().st_size)
+                count = _parse_range(
+                    path, whole, plain, writer.write_table, BATCH_REPORTS, CONVERT_REPORTS
+                )
         commit_temp(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -123,39 +146,281 @@ def scan_for_dtd(path: Path, chunk_size: int = SCAN_CHUNK) -> bool:
     return plain
 
 
-def _start_tag_lines(path: Path, chunk_size: int = LINE_CHUNK) -> Generator[int, None, None]:
-    """Yield the 1-based line of each `<PosRpt` start tag, in file order, streaming the bytes.
+def _split_ranges(path: Path, parts: int) -> list[_Range] | None:
+    """Cut a big plain file at `<PosRpt` start tags into `parts` ranges, or None to read it whole.
 
-    Needed because lxml's `sourceline` stops at 65535; only valid for a "plain" file (see
-    `scan_for_dtd`), where the n-th `<PosRpt` in the bytes is the n-th report element.
+    Each range after the first is preceded by the file's own bytes up to its first `<PosRpt`
+    (prolog, `<FIXML>`, `<Batch>`: namespace declarations and prefixes exactly as in the file);
+    each range before the last is followed by the matching end tags. The envelope is parsed
+    here first: a file whose head is not exactly `<FIXML>` > `<Batch>` is read whole, so that
+    its error is reported as a whole-file read reports it.
     """
-    line_base = 1
-    carry = b""
+    size = path.stat().st_size
+    if parts < 2 or size < SPLIT_MIN_BYTES:
+        return None
     with path.open("rb") as fh:
-        while True:
-            chunk = fh.read(chunk_size)
-            data = carry + chunk
-            # Cut before the last `<` so that no tag name is split between two reads.
-            cut = data.rfind(b"<") if chunk else len(data)
-            if cut < 0:
-                cut = len(data)
-            starts = np.fromiter(
-                (match.start() for match in _START_TAG.finditer(data, 0, cut)), dtype=np.int64
+        first = _next_start_tag(fh, 0, _HEAD_MAX)
+        if first is None:
+            return None
+        fh.seek(0)
+        head = fh.read(first)
+        tail = _envelope_tail(head)
+        if tail is None:
+            return None
+        cuts = [first]
+        for k in range(1, parts):
+            cut = _next_start_tag(fh, max(size * k // parts, cuts[-1] + 1), size)
+            if cut is not None:
+                cuts.append(cut)
+        cuts = cuts[1:]
+        if not cuts:
+            return None
+        fh.seek(0)
+        first_lines = []
+        line = 1
+        at = 0
+        for cut in cuts:
+            while at < cut:
+                block = fh.read(min(SCAN_CHUNK, cut - at))
+                line += block.count(b"\n")
+                at += len(block)
+            first_lines.append(line)
+    bounds = [0, *cuts, size]
+    return [
+        _Range(
+            bounds[i],
+            bounds[i + 1],
+            head if i else b"",
+            tail if i < len(cuts) else b"",
+            first_lines[i - 1] if i else 1,
+        )
+        for i in range(len(bounds) - 1)
+    ]
+
+
+def _next_start_tag(fh: BinaryIO, offset: int, limit: int) -> int | None:
+    """Return the byte offset of the first `<PosRpt` start tag at or after `offset` (< `limit`)."""
+    overlap = 64
+    while offset < limit:
+        fh.seek(offset)
+        window = fh.read(min(LINE_CHUNK, limit - offset) + overlap)
+        match = _START_TAG.search(window)
+        if match is not None and offset + match.start() < limit:
+            return offset + match.start()
+        if len(window) <= overlap:
+            return None
+        offset += len(window) - overlap
+    return None
+
+
+def _envelope_tail(head: bytes) -> bytes | None:
+    """Parse the file's head (up to its first `<PosRpt`); return the end tags that close it.
+
+    None unless the head is well-formed so far and opens exactly `<FIXML>` (SPEC namespace or
+    none) and, inside it, `<Batch>`, and nothing else.
+    """
+    parser = etree.XMLPullParser(
+        events=("start",),
+        encoding="UTF-8",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+    try:
+        parser.feed(head)
+        started = [elem for _, elem in parser.read_events()]
+    except etree.XMLSyntaxError:
+        return None
+    if len(started) != 2:
+        return None
+    fixml_elem, batch = started
+    ns = fixml_elem.tag[: -len("FIXML")]
+    if fixml_elem.tag not in ("FIXML", f"{{{FIXML_NS}}}FIXML") or batch.tag != ns + "Batch":
+        return None
+    if batch.getparent() is not fixml_elem:
+        return None
+    return b"".join(
+        f"</{elem.prefix + ':' if elem.prefix else ''}{_local(elem.tag)}>".encode()
+        for elem in (batch, fixml_elem)
+    )
+
+
+def _write_parts(path: Path, ranges: list[_Range], plain: bool, tmp: Path) -> int:
+    """Parse the first range here and the others in worker processes; write all in file order.
+
+    Workers (`python -m pipeline.ingest._fixml_worker`, plain subprocesses: no `__main__`
+    re-import, allowed in daemonic Celery workers) write Arrow IPC parts, cheap to write and
+    read, beside `tmp`; they are appended to the Parquet file after the first range, so rows
+    keep file order. Raises `_NeedsSerial` when a worker failed or found an error that only a
+    whole-file read can name exactly.
+    """
+    procs: list[tuple[subprocess.Popen[str], Path]] = []
+    with tempfile.TemporaryDirectory(dir=tmp.parent, prefix=f".{tmp.name}-parts-") as work:
+        try:
+            for i, rng in enumerate(ranges[1:], start=1):
+                part = Path(work) / f"part-{i}.arrows"
+                spec = {
+                    "path": str(path),
+                    "start": rng.start,
+                    "stop": rng.stop,
+                    "head_len": len(rng.head),
+                    "tail": rng.tail.decode(),
+                    "first_line": rng.first_line,
+                    "plain": plain,
+                    "part": str(part),
+                    "batch_reports": BATCH_REPORTS,
+                    "convert_reports": CONVERT_REPORTS,
+                }
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "pipeline.ingest._fixml_worker", json.dumps(spec)],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                procs.append((proc, part))
+            with pq.ParquetWriter(tmp, RAW_SCHEMA) as writer:
+                count = _parse_range(
+                    path, ranges[0], plain, writer.write_table, BATCH_REPORTS, CONVERT_REPORTS
+                )
+                for proc, part in procs:
+                    out, _ = proc.communicate()
+                    if proc.returncode != 0:
+                        raise _NeedsSerial
+                    outcome = json.loads(out.strip().splitlines()[-1])
+                    if outcome["needs_serial"]:
+                        raise _NeedsSerial
+                    if outcome["error"] is not None:
+                        rule, detail, examples = outcome["error"]
+                        raise InputFormatError(path, rule, detail, examples=examples)
+                    count += int(outcome["count"])
+                    with pa.memory_map(str(part)) as source, pa.ipc.open_stream(source) as reader:
+                        for batch in reader:
+                            writer.write_batch(batch)
+        finally:
+            # Only on an error here: a worker still running is of no use any more.
+            for proc, _ in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+    return count
+
+
+def parse_part(spec: dict[str, Any]) -> dict[str, Any]:
+    """Worker side of `_write_parts`: parse one range into an Arrow IPC file; report as JSON data.
+
+    Errors travel back as data (rule, detail, examples); `needs_serial` asks the parent to read
+    the whole file itself.
+    """
+    path = Path(spec["path"])
+    with path.open("rb") as fh:
+        head = fh.read(int(spec["head_len"]))
+    rng = _Range(
+        int(spec["start"]), int(spec["stop"]), head, spec["tail"].encode(), spec["first_line"]
+    )
+    outcome: dict[str, Any] = {"count": 0, "error": None, "needs_serial": False}
+    try:
+        with (
+            pa.OSFile(spec["part"], "wb") as sink,
+            pa.ipc.new_stream(sink, RAW_SCHEMA) as stream,
+        ):
+            outcome["count"] = _parse_range(
+                path,
+                rng,
+                bool(spec["plain"]),
+                lambda table: stream.write_table(table.combine_chunks()),
+                int(spec["batch_reports"]),
+                int(spec["convert_reports"]),
             )
-            if len(starts):
+    except _NeedsSerial:
+        outcome["needs_serial"] = True
+    except InputFormatError as exc:
+        outcome["error"] = [exc.rule, exc.detail, exc.examples]
+    return outcome
+
+
+class _NeedsSerial(Exception):
+    """A part of a split read failed where only a whole-file read can name the error exactly."""
+
+
+@dataclass(frozen=True)
+class _Range:
+    """Bytes `start`..`stop` of the file, fed to a parser between synthetic `head` and `tail`.
+
+    `head` (a copy of the file's own prolog and envelope start tags) and `tail` (the envelope's
+    end tags) make one part of a split file a document of its own; `first_line` is the file line
+    of byte `start`. The whole file is `_Range(0, size, b"", b"", 1)`.
+    """
+
+    start: int
+    stop: int
+    head: bytes = b""
+    tail: bytes = b""
+    first_line: int = 1
+
+    def file_line(self, seen: int) -> int | None:
+        """Map a line the parser saw to the file's line; None where that is ambiguous."""
+        head_lines = self.head.count(b"\n")
+        if seen <= head_lines:
+            # The head is a copy of the file's first bytes: its lines are the file's.
+            return seen
+        if seen == head_lines + 1 and self.head and not self.head.endswith(b"\n"):
+            # This line holds the head's last bytes and the range's first ones.
+            return None
+        return seen - head_lines - 1 + self.first_line
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the parser sees bytes that are not the file's (a part of a split read)."""
+        return bool(self.head or self.tail)
+
+
+def _read_range(
+    fh: BinaryIO, rng: _Range, plain: bool, chunk_size: int = LINE_CHUNK
+) -> Generator[tuple[bytes, list[int]], None, None]:
+    """Yield the range's bytes in chunks with the file lines of the `<PosRpt` starts in each.
+
+    Lines are only found for a "plain" file (see `scan_for_dtd`). Each chunk is cut before its
+    last `<` so that no tag name is split between two chunks.
+    """
+    fh.seek(rng.start)
+    left = rng.stop - rng.start
+    line_base = rng.first_line
+    carry = b""
+    while True:
+        chunk = fh.read(min(chunk_size, left))
+        left -= len(chunk)
+        data = carry + chunk
+        cut = data.rfind(b"<") if chunk else len(data)
+        if cut <= 0:
+            cut = len(data) if not chunk else 0
+        lines: list[int] = []
+        if plain and cut:
+            starts = [match.start() for match in _START_TAG.finditer(data, 0, cut)]
+            if starts:
                 newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=cut) == 0x0A)
-                yield from (line_base + np.searchsorted(newlines, starts)).tolist()
+                lines = (line_base + np.searchsorted(newlines, starts)).tolist()
             line_base += data.count(b"\n", 0, cut)
-            carry = data[cut:]
-            if not chunk:
-                return
+        if cut:
+            yield data[:cut], lines
+        carry = data[cut:]
+        if not chunk:
+            return
 
 
-def _parse_into(path: Path, writer: pq.ParquetWriter, plain: bool) -> int:
-    """Parse the FIXML with lxml `iterparse`, one report at a time, writing row groups."""
-    lines = _start_tag_lines(path) if plain else None
-    context = etree.iterparse(
-        str(path),
+def _parse_range(
+    path: Path,
+    rng: _Range,
+    plain: bool,
+    emit: Callable[[pa.Table], None],
+    batch_reports: int,
+    convert_reports: int,
+) -> int:
+    """Parse one byte range of the FIXML with an lxml feed parser, emitting tables of rows.
+
+    Raises `InputFormatError` for a malformed file; for a synthetic range (a part of a split
+    read) it raises `_NeedsSerial` instead whenever the error's place in the file is not certain.
+    """
+    parser = etree.XMLPullParser(
         events=("start", "end"),
         tag=("{*}FIXML", "{*}Batch", "{*}PosRpt"),
         encoding="UTF-8",
@@ -169,52 +434,59 @@ def _parse_into(path: Path, writer: pq.ParquetWriter, plain: bool) -> int:
         remove_pis=True,
         collect_ids=False,
     )
+    lines: deque[int] = deque()
     rows: list[_Row] = []
     pending: list[pa.RecordBatch] = []
-    convert_every = min(CONVERT_REPORTS, BATCH_REPORTS)
-    count = 0
-    ns = ""
-    batches: set[Any] = set()
+    convert_every = min(convert_reports, batch_reports)
+    state = _ParseState()
+    stage = "head"
+    root: Any = None
     try:
-        for event, elem in context:
-            if event == "start":
-                ns = _check_structure(path, elem, ns, batches)
-                continue
-            if elem.tag != ns + "PosRpt":
-                continue
-            if elem.getparent() not in batches:
-                raise _structure_error(path, elem, "a PosRpt outside FIXML > Batch")
-            line = next(lines, None) if lines is not None else None
-            if line is None and elem.sourceline < _LINE_CAP:
-                line = elem.sourceline
-            # Otherwise (comments or CDATA past line 65535) the line is unknown: null, not wrong.
-            rows.append(_report_row(elem, ns, line))
-            count += 1
-            # Free the report and everything before it: memory stays flat on a 2 GB file.
-            elem.clear(keep_tail=False)
-            parent = elem.getparent()
-            while elem.getprevious() is not None:
-                del parent[0]
-            if len(rows) >= convert_every:
-                pending.append(_to_batch(rows))
-                rows.clear()
-                if sum(batch.num_rows for batch in pending) >= BATCH_REPORTS:
-                    writer.write_table(pa.Table.from_batches(pending, schema=RAW_SCHEMA))
-                    pending.clear()
+        if rng.head:
+            parser.feed(rng.head)
+            state.handle(path, parser.read_events(), rows, lines, plain)
+        stage = "file"
+        with path.open("rb") as fh:
+            for data, starts in _read_range(fh, rng, plain):
+                lines.extend(starts)
+                parser.feed(data)
+                state.handle(path, parser.read_events(), rows, lines, plain)
+                # A chunk holds a few thousand reports: columnise them in slices of the size.
+                while len(rows) >= convert_every:
+                    pending.append(_to_batch(rows[:convert_every]))
+                    del rows[:convert_every]
+                    if sum(batch.num_rows for batch in pending) >= batch_reports:
+                        emit(pa.Table.from_batches(pending, schema=RAW_SCHEMA))
+                        pending.clear()
+        if rng.tail:
+            stage = "tail"
+            parser.feed(rng.tail)
+            state.handle(path, parser.read_events(), rows, lines, plain)
+        root = parser.close()
+        state.handle(path, parser.read_events(), rows, lines, plain)
     except etree.XMLSyntaxError as exc:
         # libxml2 says line 0 for an empty file; the reader means the first line.
-        line = max(1, exc.position[0] if exc.position else exc.lineno)
+        seen = max(1, exc.position[0] if exc.position else exc.lineno)
+        line = rng.file_line(seen) if stage == "file" or not rng.synthetic else None
+        # The message names lines too ("tag mismatch: Pty line 7 and PosRpt"): map them alike.
+        lines_named = [rng.file_line(int(n)) for n in _LINE_IN_MESSAGE.findall(exc.msg)]
+        in_head = bool(rng.head) and seen <= rng.head.count(b"\n")
+        if line is None or in_head or None in lines_named:
+            # Only a whole-file read can place an error in the synthetic bytes.
+            raise _NeedsSerial from None
+        named = iter(lines_named)
+        msg = _LINE_IN_MESSAGE.sub(lambda _: f"line {next(named)}", exc.msg)
         raise InputFormatError(
             path,
             "xml_wellformed",
-            f"line {line}: {exc.msg}; expected well-formed XML (truncated or corrupt file?)",
-            examples=[{"line": line, "error": str(exc.msg)}],
+            f"line {line}: {msg}; expected well-formed XML (truncated or corrupt file?)",
+            examples=[{"line": line, "error": msg}],
         ) from None
-    finally:
-        if lines is not None:
-            lines.close()
-    root = context.root
-    if root is None or not batches:
+    except InputFormatError:
+        if rng.synthetic:
+            raise _NeedsSerial from None
+        raise
+    if root is None or not state.batches:
         found = "no root element" if root is None else f"root <{_local(root.tag)}>"
         if root is not None and _local(root.tag) == "FIXML":
             found = "a FIXML root with no Batch"
@@ -226,8 +498,49 @@ def _parse_into(path: Path, writer: pq.ParquetWriter, plain: bool) -> int:
     if rows:
         pending.append(_to_batch(rows))
     if pending:
-        writer.write_table(pa.Table.from_batches(pending, schema=RAW_SCHEMA))
-    return count
+        emit(pa.Table.from_batches(pending, schema=RAW_SCHEMA))
+    return state.count
+
+
+class _ParseState:
+    """What a range parse has seen so far: the namespace, the `Batch` elements, the count."""
+
+    def __init__(self) -> None:
+        self.ns = ""
+        self.batches: set[Any] = set()
+        self.count = 0
+
+    def handle(
+        self,
+        path: Path,
+        events: Iterable[tuple[str, Any]],
+        rows: list[_Row],
+        lines: deque[int],
+        plain: bool,
+    ) -> None:
+        """Check start tags' places and turn each finished `PosRpt` into a row, freeing it."""
+        report_tag = self.ns + "PosRpt"
+        for event, elem in events:
+            if event == "start":
+                if elem.tag != report_tag:
+                    self.ns = _check_structure(path, elem, self.ns, self.batches)
+                    report_tag = self.ns + "PosRpt"
+                continue
+            if elem.tag != report_tag:
+                continue
+            parent = elem.getparent()
+            if parent not in self.batches:
+                raise _structure_error(path, elem, "a PosRpt outside FIXML > Batch")
+            line = lines.popleft() if plain and lines else None
+            if line is None and elem.sourceline < _LINE_CAP:
+                line = elem.sourceline
+            # Otherwise (comments or CDATA past line 65535) the line is unknown: null, not wrong.
+            rows.append(_report_row(elem, self.ns, line))
+            self.count += 1
+            # Free the report and everything before it: memory stays flat on a 2 GB file.
+            elem.clear(keep_tail=False)
+            while elem.getprevious() is not None:
+                del parent[0]
 
 
 def _check_structure(path: Path, elem: Any, ns: str, batches: set[Any]) -> str:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -338,3 +339,185 @@ def test_large_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert table.slice(n - 1).to_pylist() == [
         {"line": n + 3, "rpt_id": f"R{n - 1:09d}", "fin_long": str(n - 1)}
     ]
+
+
+# --- Split read: the file cut at `<PosRpt` boundaries, parts parsed by worker processes. ---
+
+
+def read_with_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, parts: int
+) -> list[dict[str, object]]:
+    monkeypatch.setattr(fixml, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(fixml, "PARTS", parts)
+    out = tmp_path / f"parts{parts}"
+    out.mkdir()
+    rows = read(out, data)
+    # The workers' Arrow parts and the temp Parquet file are gone.
+    assert sorted(p.name for p in (out / "raw").iterdir()) == ["cme_positions.parquet"]
+    return rows
+
+
+def error_with_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, parts: int
+) -> InputFormatError:
+    monkeypatch.setattr(fixml, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(fixml, "PARTS", parts)
+    out = tmp_path / f"parts{parts}"
+    out.mkdir()
+    return reject(out, data, "xml_wellformed")
+
+
+def many_reports(n: int) -> str:
+    return "".join(_REPORT.format(i=i) for i in range(n))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        fixml_doc(many_reports(300)),
+        fixml_doc(many_reports(300), ns=False),
+        (
+            b'<?xml version="1.0"?>\n<f:FIXML xmlns:f="http://www.fixprotocol.org/FIXML-5-0-SP2">'
+            b"<f:Batch>"
+            + "".join(
+                f'<f:PosRpt RptID="R{i}"\n BizDt="2026-11-20"><f:Pty ID="A{i}" R="24"/></f:PosRpt>'
+                for i in range(300)
+            ).encode()
+            + b"</f:Batch></f:FIXML>"
+        ),
+    ],
+    ids=["namespaced", "plain", "prefixed"],
+)
+def test_split_read_equals_the_whole_file_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes
+) -> None:
+    src = tmp_path / "in.xml"
+    src.write_bytes(data)
+    monkeypatch.setattr(fixml, "SPLIT_MIN_BYTES", 0)
+    ranges = fixml._split_ranges(src, 3)
+    assert ranges is not None and len(ranges) == 3, "the file must really be split"
+    assert data[ranges[1].start : ranges[1].start + 1] == b"<"
+    whole = read_with_parts(tmp_path, monkeypatch, data, 1)
+    assert len(whole) == 300
+    assert read_with_parts(tmp_path, monkeypatch, data, 2) == whole
+    assert read_with_parts(tmp_path, monkeypatch, data, 3) == whole
+
+
+def test_split_read_keeps_exact_lines_past_the_16_bit_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = 140_000
+    reports = "".join(f'<PosRpt RptID="R{i}"/>\n' for i in range(n))
+    rows = read_with_parts(tmp_path, monkeypatch, fixml_doc(reports), 2)
+    assert [r["line"] for r in rows] == list(range(4, n + 4))
+    assert [r["rpt_id"] for r in rows[-2:]] == [f"R{n - 2}", f"R{n - 1}"]
+
+
+def test_split_read_writes_row_groups_in_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fixml, "BATCH_REPORTS", 40)
+    rows = read_with_parts(tmp_path, monkeypatch, fixml_doc(many_reports(300)), 2)
+    assert [r["rpt_id"] for r in rows] == [f"R{i:09d}" for i in range(300)]
+    parquet = pq.ParquetFile(tmp_path / "parts2" / "raw" / "cme_positions.parquet")
+    # The worker's batch size reached it: several row groups, none above 40 reports.
+    assert parquet.num_row_groups >= 8
+    sizes = [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
+    assert max(sizes) <= 40
+
+
+def corrupt_line(n: int, at: int, bad: str) -> tuple[bytes, int]:
+    """A document of `n` one-line reports whose report `at` is replaced by `bad`."""
+    reports = [_REPORT.format(i=i) for i in range(n)]
+    reports[at] = bad
+    return fixml_doc("".join(reports)), at + 4
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '<PosRpt RptID="X"><Pty ID="A" R="24"></PosRpt>\n',  # mismatched end tag
+        '<PosRpt RptID="X" RptID="Y"/>\n',  # duplicate attribute
+        '<PosRpt RptID="X"<Pty/></PosRpt>\n',  # broken start tag
+    ],
+)
+@pytest.mark.parametrize("where", [0.1, 0.9])
+def test_malformed_report_in_either_part_names_its_file_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str, where: float
+) -> None:
+    n = 2000
+    data, line = corrupt_line(n, int(n * where), bad)
+    whole = error_with_parts(tmp_path, monkeypatch, data, 1)
+    whole_reads: list[object] = []
+    parse_range = fixml._parse_range
+
+    def spy(path: Path, rng: fixml._Range, *args: Any) -> int:
+        if not rng.synthetic:
+            whole_reads.append(rng)
+        return parse_range(path, rng, *args)
+
+    monkeypatch.setattr(fixml, "_parse_range", spy)
+    split = error_with_parts(tmp_path, monkeypatch, data, 2)
+    assert f"line {line}:" in whole.detail
+    assert split.detail == whole.detail
+    # Placed by the part itself (lines mapped back to the file's), not by a second read.
+    assert whole_reads == []
+
+
+def test_truncated_file_in_a_split_read_names_the_last_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = fixml_doc(many_reports(2000))
+    cut = data[: data.rindex(b"<PosRpt") + 30]
+    whole = error_with_parts(tmp_path, monkeypatch, cut, 1)
+    last_line = cut.count(b"\n") + 1
+    assert f"line {last_line}:" in whole.detail
+    assert error_with_parts(tmp_path, monkeypatch, cut, 2).detail == whole.detail
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "<Batch/>\n",  # a structure error in the second part
+        '<PosRpt RptID="A"><PosRpt RptID="B"/></PosRpt>\n',  # a report inside a report
+        "</Batch>\n",  # the Batch closes early
+    ],
+)
+def test_errors_a_part_cannot_place_are_named_by_a_whole_file_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    n = 2000
+    data, _ = corrupt_line(n, n // 2 + 10, bad)
+    whole = error_with_parts(tmp_path, monkeypatch, data, 1)
+    assert error_with_parts(tmp_path, monkeypatch, data, 2).detail == whole.detail
+
+
+def test_second_batch_is_read_alike_when_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    half = many_reports(500)
+    data = fixml_doc(half + "</Batch><Batch>\n" + half.replace('RptID="R', 'RptID="S'))
+    whole = read_with_parts(tmp_path, monkeypatch, data, 1)
+    assert len(whole) == 1000
+    assert read_with_parts(tmp_path, monkeypatch, data, 2) == whole
+
+
+def test_a_failing_worker_falls_back_to_a_whole_file_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = fixml_doc(many_reports(300))
+    whole = read_with_parts(tmp_path, monkeypatch, data, 1)
+    monkeypatch.setattr(fixml.sys, "executable", "/bin/false")
+    assert read_with_parts(tmp_path, monkeypatch, data, 2) == whole
+
+
+def test_file_with_comments_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Byte positions of `<PosRpt` are not reports once comments may hide them: no split.
+    data = fixml_doc("<!-- <PosRpt/> -->\n" + many_reports(300))
+    src = tmp_path / "in.xml"
+    src.write_bytes(data)
+    monkeypatch.setattr(fixml, "SPLIT_MIN_BYTES", 0)
+    calls: list[object] = []
+    monkeypatch.setattr(fixml, "_write_parts", lambda *args: calls.append(args))
+    rows = read_with_parts(tmp_path, monkeypatch, data, 2)
+    assert calls == [] and len(rows) == 300 and rows[0]["line"] == 5
