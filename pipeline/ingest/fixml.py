@@ -45,6 +45,10 @@ _START_TAG = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?PosRpt(?=[\s/>])")
 # below it the worker start-up (~0.5 s) would cost more than it saves.
 SPLIT_MIN_BYTES = 64 << 20
 PARTS = 2
+# This process scans the whole file first and appends the workers' parts after its own range:
+# a first range smaller by this fraction of a part lets all finish together (measured on 660 MB:
+# scan ~1.5 s, ~16 s per half).
+_FIRST_RANGE_DISCOUNT = 0.04
 # How far into the file the first `<PosRpt` may be for a split (the envelope is a few lines).
 _HEAD_MAX = 1 << 20
 # libxml2 keeps element line numbers in 16 bits: from here on `sourceline` is not the line.
@@ -172,7 +176,8 @@ def _split_ranges(path: Path, parts: int) -> list[_Range] | None:
             return None
         cuts = [first]
         for k in range(1, parts):
-            cut = _next_start_tag(fh, max(size * k // parts, cuts[-1] + 1), size)
+            target = int(size * (k - _FIRST_RANGE_DISCOUNT) / parts)
+            cut = _next_start_tag(fh, max(target, cuts[-1] + 1), size)
             if cut is not None:
                 cuts.append(cut)
         cuts = cuts[1:]
@@ -296,7 +301,8 @@ def _write_parts(path: Path, ranges: list[_Range], plain: bool, tmp: Path) -> in
                         rule, detail, examples = outcome["error"]
                         raise InputFormatError(path, rule, detail, examples=examples)
                     count += int(outcome["count"])
-                    with pa.memory_map(str(part)) as source, pa.ipc.open_stream(source) as reader:
+                    # Read, not mapped: a mapped part would count its whole size in our RSS.
+                    with pa.OSFile(str(part)) as source, pa.ipc.open_stream(source) as reader:
                         for batch in reader:
                             writer.write_batch(batch)
         finally:
