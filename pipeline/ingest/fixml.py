@@ -91,7 +91,10 @@ def read_cme_positions(path: Path, dest: Path) -> int:
     Raises `InputFormatError` with rule `xml_safety` for any `<!DOCTYPE` / `<!ENTITY` (checked on
     the raw bytes before parsing) and `xml_wellformed` for malformed or truncated XML or a
     document that is not `FIXML` > `Batch` > `PosRpt`. `dest` is written atomically: on error it
-    is left untouched.
+    is left untouched. A file of `SPLIT_MIN_BYTES` or more without comments, CDATA or processing
+    instructions is parsed in `PARTS` byte ranges cut at `<PosRpt` start tags, all but the first
+    by worker processes (both cores of the nightly machine); the result is the same as a
+    whole-file read's, errors included.
     """
     plain = scan_for_dtd(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -280,11 +283,15 @@ def _write_parts(path: Path, ranges: list[_Range], plain: bool, tmp: Path) -> in
                     "batch_reports": BATCH_REPORTS,
                     "convert_reports": CONVERT_REPORTS,
                 }
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "pipeline.ingest._fixml_worker", json.dumps(spec)],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
+                try:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "pipeline.ingest._fixml_worker", json.dumps(spec)],
+                        stdout=subprocess.PIPE,
+                        text=True,
+                    )
+                except OSError:
+                    # No interpreter to start (embedded Python?): read the file here instead.
+                    raise _NeedsSerial from None
                 procs.append((proc, part))
             with pq.ParquetWriter(tmp, RAW_SCHEMA) as writer:
                 count = _parse_range(

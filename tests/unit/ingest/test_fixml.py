@@ -509,6 +509,9 @@ def test_a_failing_worker_falls_back_to_a_whole_file_read(
     whole = read_with_parts(tmp_path, monkeypatch, data, 1)
     monkeypatch.setattr(fixml.sys, "executable", "/bin/false")
     assert read_with_parts(tmp_path, monkeypatch, data, 2) == whole
+    monkeypatch.setattr(fixml.sys, "executable", str(tmp_path / "no-such-python"))
+    (tmp_path / "parts2").rename(tmp_path / "parts2-false")
+    assert read_with_parts(tmp_path, monkeypatch, data, 2) == whole
 
 
 def test_file_with_comments_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
