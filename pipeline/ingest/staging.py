@@ -1,4 +1,4 @@
-"""Staging helpers: atomic Parquet writes and streamed file hashes (SPEC §7.5, §8)."""
+"""Atomic writes, fsync and streamed hashes (SPEC §7.5, §8): shared by ingest, publish, reports."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def temp_path(dest: Path) -> Path:
     return dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
 
 
-def fsync_file(path: Path) -> None:
-    """Flush a written file's bytes to disk so a rename never exposes a half-written file."""
+def fsync_path(path: Path) -> None:
+    """Flush a file (or a directory entry) to disk, so a crash cannot lose what follows it."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -43,7 +43,7 @@ def fsync_dir(path: Path) -> None:
 
 def commit_temp(tmp: Path, dest: Path) -> None:
     """Move a fully written temp file onto `dest` atomically and durably (SPEC §8)."""
-    fsync_file(tmp)
+    fsync_path(tmp)
     os.replace(tmp, dest)
     fsync_dir(dest.parent)
 

@@ -15,8 +15,9 @@ import polars as pl
 import pipeline
 from pipeline.context import RunContext
 from pipeline.errors import InternalError
+from pipeline.ingest.staging import fsync_path
 from pipeline.publish.schemas import OUTPUT_SCHEMAS, PASSTHROUGH_TABLES, REQUIRED_TABLES
-from pipeline.publish.tables import fsync_path, write_table
+from pipeline.publish.tables import write_table
 
 SUCCESS = "_SUCCESS"
 MANIFEST = "manifest.json"

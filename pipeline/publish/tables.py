@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pyarrow.parquet as pq
 
 from pipeline.calendar import NEW_YORK
 from pipeline.errors import InternalError
+from pipeline.ingest.staging import commit_temp, sha256_file, temp_path
 from pipeline.publish.rounding import MONEY_TYPE, decimal_array
 from pipeline.publish.schemas import OUTPUT_SCHEMAS, PASSTHROUGH_TABLES, Kind, TableSchema
 
@@ -122,28 +121,11 @@ def round_money(frame: pl.DataFrame, table: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def fsync_path(path: Path) -> None:
-    """Flush a file or a directory entry to disk, so a crash cannot lose what follows it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_table(frame: pl.DataFrame, table: str, dest_dir: Path) -> dict[str, Any]:
     """Write `<table>.parquet` (same data -> same bytes) and describe it for the manifest."""
     arrow = round_money(frame, table)
     dest = dest_dir / f"{table}.parquet"
-    tmp = dest_dir / f".{table}.parquet.tmp"
+    tmp = temp_path(dest)
     # Fixed writer settings and no wall-clock metadata make the bytes a function of the data.
     pq.write_table(
         arrow,
@@ -154,6 +136,5 @@ def write_table(frame: pl.DataFrame, table: str, dest_dir: Path) -> dict[str, An
         write_statistics=True,
         store_schema=True,
     )
-    fsync_path(tmp)
-    os.replace(tmp, dest)
+    commit_temp(tmp, dest)
     return {"name": table, "rows": arrow.num_rows, "sha256": sha256_file(dest)}

@@ -8,7 +8,6 @@ the Parquet outputs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.ingest.staging import commit_temp, temp_path
 from pipeline.reports import svg
 from pipeline.reports.data import (
     BOOKS,
@@ -539,10 +539,10 @@ def render_report(folder: Path) -> Path:
     """Write `folder/report.html` from the folder's published tables and manifest (SPEC §7.7)."""
     data = load_report_data(folder)
     dest = folder / "report.html"
-    tmp = folder / ".report.html.tmp"
+    tmp = temp_path(dest)
     tmp.write_text(render_html(data), encoding="utf-8")
     # Replace in one step: a re-render never leaves a half-written page behind.
-    os.replace(tmp, dest)
+    commit_temp(tmp, dest)
     return dest
 
 
