@@ -130,6 +130,26 @@ def finish_validation(ctx: RunContext) -> ValidationOutcome:
     return _finish(ctx)
 
 
+def validate_inputs(ctx: RunContext, progress: ProgressFn | None = None) -> ValidationOutcome:
+    """Validate every input one at a time, masters first, then merge (SPEC §3).
+
+    File by file so a long night shows where it is: a `file` progress event per input.
+    """
+    for spec in INPUTS:
+        checked = validate_stage(ctx, [spec.name]).files[0]
+        if progress:
+            progress(
+                "file",
+                {
+                    "stage": "validate",
+                    "file": spec.name,
+                    "rows": checked.rows,
+                    "outcome": checked.outcome,
+                },
+            )
+    return finish_validation(ctx)
+
+
 def margin_shard(ctx: RunContext, shard: int, n_shards: int) -> Path:
     """Per-account requirements of one account shard, unrounded (SPEC §4-§5)."""
     from pipeline.margin import MarginInputs, compute_account_margin
@@ -283,20 +303,7 @@ def run_date(
             with _stage(progress, "inputs"):
                 ctx = start_run(business_date, data_root, params_file, force)
             with _stage(progress, "validate") as d:
-                # One file at a time, masters first, so a long night shows where it is.
-                for spec in INPUTS:
-                    checked = validate_stage(ctx, [spec.name]).files[0]
-                    if progress:
-                        progress(
-                            "file",
-                            {
-                                "stage": "validate",
-                                "file": spec.name,
-                                "rows": checked.rows,
-                                "outcome": checked.outcome,
-                            },
-                        )
-                validation = finish_validation(ctx)
+                validation = validate_inputs(ctx, progress)
                 d["rows"] = sum(f.rows for f in validation.files)
             with _stage(progress, "margin", shards=n_shards) as d:
                 for shard in range(n_shards):
