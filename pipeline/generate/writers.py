@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 import polars as pl
 
@@ -36,15 +36,40 @@ def boolean(column: str | pl.Series) -> pl.Expr:
     return pl.when(value).then(pl.lit("true")).otherwise(pl.lit("false"))
 
 
-class CsvAppender:
+class _ChunkedFile:
+    """A file written chunk by chunk: a fixed head on open, a fixed tail on close."""
+
+    _TAIL = b""
+
+    def __init__(self, path: Path, head: bytes) -> None:
+        self.path = path
+        self.rows = 0
+        self._handle: BinaryIO = path.open("wb")
+        self._handle.write(head)
+
+    def close(self) -> None:
+        self._handle.write(self._TAIL)
+        self._handle.flush()
+        self._handle.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class CsvAppender(_ChunkedFile):
     """One CSV file written chunk by chunk: the header once, then rows in the order given."""
 
     def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
-        self.path = path
+        super().__init__(path, (",".join(columns) + "\n").encode("ascii"))
         self.columns = columns
-        self.rows = 0
-        self._handle: BinaryIO = path.open("wb")
-        self._handle.write((",".join(columns) + "\n").encode("ascii"))
 
     def write(self, frame: pl.DataFrame) -> None:
         """Append rows; the frame must hold exactly the file's columns (text, ints or dates)."""
@@ -57,34 +82,19 @@ class CsvAppender:
             frame.write_csv(self._handle, include_header=False, date_format="%Y-%m-%d")
             self.rows += frame.height
 
-    def close(self) -> None:
-        self._handle.flush()
-        self._handle.close()
 
-    def __enter__(self) -> CsvAppender:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class FixmlWriter:
+class FixmlWriter(_ChunkedFile):
     """The CME position file of SPEC §2.3: a FIXML 5.0 SP2 batch of PosRpt, streamed per chunk."""
 
+    _TAIL = b"</Batch>\n</FIXML>\n"
+
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.rows = 0
-        self._handle: BinaryIO = path.open("wb")
-        self._handle.write(
+        super().__init__(
+            path,
             (
                 '<?xml version="1.0" encoding="UTF-8"?>\n'
                 f'<FIXML xmlns="{FIXML_NAMESPACE}">\n<Batch>\n'
-            ).encode("ascii")
+            ).encode("ascii"),
         )
 
     def write(self, reports: pl.DataFrame) -> None:
@@ -97,22 +107,6 @@ class FixmlWriter:
         self._handle.write(text.encode("ascii"))
         self._handle.write(b"\n")
         self.rows += reports.height
-
-    def close(self) -> None:
-        self._handle.write(b"</Batch>\n</FIXML>\n")
-        self._handle.flush()
-        self._handle.close()
-
-    def __enter__(self) -> FixmlWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def posrpt_line() -> pl.Expr:
