@@ -122,6 +122,25 @@ def _axis_titles(x_title: str, y_title: str, height: int = HEIGHT) -> list[str]:
     ]
 
 
+def _money_axis(values: Sequence[float]) -> tuple[Scale, list[str]]:
+    """A vertical dollar scale through zero and every value, widened to end on round ticks,
+    with its grid lines and labels."""
+    lo, hi = min(0.0, *values), max(0.0, *values)
+    if lo == hi:
+        hi = 1.0
+    ticks = nice_ticks(lo, hi)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    sy = Scale(lo, hi, HEIGHT - BOTTOM, TOP)
+    return sy, _y_axis(sy, [(t, t) for t in ticks], short_money, LEFT)
+
+
+def _zero_line(sy: Scale) -> str:
+    return (
+        f'<line class="zero" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
+        f'y1="{_num(sy(0))}" y2="{_num(sy(0))}"/>'
+    )
+
+
 def empty_plot(plot_id: str, title: str, message: str) -> str:
     """A placeholder with the plot's id, so a page without data still says why."""
     parts = _open(plot_id, title, WIDTH, 80)
@@ -214,16 +233,10 @@ def grouped_bars(
     values = [v for _, vals, _ in series for v in vals]
     if not categories or not values:
         return empty_plot(plot_id, title, "no sensitivities published")
-    lo, hi = min(0.0, *values), max(0.0, *values)
-    if lo == hi:
-        hi = 1.0
-    ticks = nice_ticks(lo, hi)
-    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
-    sy = Scale(lo, hi, HEIGHT - BOTTOM, TOP)
+    sy, axis = _money_axis(values)
     band = (WIDTH - RIGHT - LEFT) / len(categories)
     bar = band * 0.8 / len(series)
-    parts = _open(plot_id, title)
-    parts += _y_axis(sy, [(t, t) for t in ticks], short_money, LEFT)
+    parts = _open(plot_id, title) + axis
     for c, category in enumerate(categories):
         x_band = LEFT + c * band + band * 0.1
         for s, (name, vals, colour) in enumerate(series):
@@ -235,10 +248,7 @@ def grouped_bars(
                 f"{esc(category)} {esc(name)}: {v:,.2f}</title></rect>"
             )
         parts.append(_text(LEFT + (c + 0.5) * band, HEIGHT - BOTTOM + 16, category))
-    parts.append(
-        f'<line class="zero" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
-        f'y1="{_num(sy(0))}" y2="{_num(sy(0))}"/>'
-    )
+    parts.append(_zero_line(sy))
     parts += _legend([(name, colour) for name, _, colour in series])
     parts += _axis_titles(x_title, y_title)
     parts.append("</svg>")
@@ -276,15 +286,9 @@ def waterfall(plot_id: str, title: str, steps: Sequence[Step], y_title: str) -> 
             bars.append((step, level, level + step.value))
             level += step.value
     values = [v for _, a, b in bars for v in (a, b)]
-    lo, hi = min(0.0, *values), max(0.0, *values)
-    if lo == hi:
-        hi = 1.0
-    ticks = nice_ticks(lo, hi)
-    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
-    sy = Scale(lo, hi, HEIGHT - BOTTOM, TOP)
+    sy, axis = _money_axis(values)
     band = (WIDTH - RIGHT - LEFT) / len(bars)
-    parts = _open(plot_id, title)
-    parts += _y_axis(sy, [(t, t) for t in ticks], short_money, LEFT)
+    parts = _open(plot_id, title) + axis
     for i, (step, start, end) in enumerate(bars):
         colour = INK if step.total else (GREEN if end >= start else RED)
         y0, y1 = sy(max(start, end)), sy(min(start, end))
@@ -296,10 +300,7 @@ def waterfall(plot_id: str, title: str, steps: Sequence[Step], y_title: str) -> 
         )
         parts.append(_text(x + band * 0.35, y0 - 4, short_money(step.value), extra='class="v"'))
         parts.append(_text(LEFT + (i + 0.5) * band, HEIGHT - BOTTOM + 16, step.label))
-    parts.append(
-        f'<line class="zero" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
-        f'y1="{_num(sy(0))}" y2="{_num(sy(0))}"/>'
-    )
+    parts.append(_zero_line(sy))
     parts += _axis_titles("", y_title)
     parts.append("</svg>")
     return "".join(parts)
