@@ -86,6 +86,10 @@ class Ui:
         if self.log_json:
             log_event(log, fields.pop("event", "progress"), message=text, **fields)
             return
+        self._write(mark, style, text)
+
+    def _write(self, mark: str, style: str, text: str) -> None:
+        """`mark text` on stderr: the mark styled on a terminal, plain text otherwise."""
         if self.tty:
             self.console.print(Text.assemble((mark, style), " ", text))
         else:
@@ -102,11 +106,7 @@ class Ui:
             # Exit 4 is a defect, not the input's fault; say so once (run.py may already have).
             internal = exit_code == 4 and not first.startswith("internal error")
             label = "internal error" if internal else "error"
-            if self.tty:
-                self.console.print(Text.assemble((f"xmargin: {label}:", "bold red"), " ", body))
-            else:
-                sys.stderr.write(f"xmargin: {label}: {body}\n")
-                sys.stderr.flush()
+            self._write(f"xmargin: {label}:", "bold red", body)
         self.emit({"status": "failed", "exit_code": exit_code, "message": message, **fields})
 
     def emit(self, payload: dict[str, Any]) -> None:
