@@ -150,37 +150,43 @@ def _write_set(
 ) -> None:
     """All nine files of D into `folder` (SPEC §2), masters first, then accounts chunk by chunk."""
     names = {spec.name: folder / spec.filename(business_date) for spec in INPUTS}
+
+    def write_whole(name: str, columns: tuple[str, ...], frame: pl.DataFrame) -> None:
+        """A file written from one frame."""
+        with CsvAppender(names[name], columns) as out:
+            out.write(frame)
+        progress(name, frame.height)
+
     curve = cv.curve_for(_rng(seed, business_date, _CURVE))
-
     securities = treasury_universe(business_date, curve, _rng(seed, business_date, _SECURITIES))
-    with CsvAppender(names["treasury_securities"], _SECURITY_COLUMNS) as out:
-        out.write(
-            securities.select(_SECURITY_COLUMNS).with_columns(
-                coupon_rate=fixed("coupon_rate", 3),
-                clean_price=fixed("clean_price", 6),
-                accrued_interest=fixed("accrued_interest", 6),
-                dv01_per_100=fixed("dv01_per_100", 6),
-            )
-        )
-    progress("treasury_securities", securities.height)
-
+    write_whole(
+        "treasury_securities",
+        _SECURITY_COLUMNS,
+        securities.select(_SECURITY_COLUMNS).with_columns(
+            coupon_rate=fixed("coupon_rate", 3),
+            clean_price=fixed("clean_price", 6),
+            accrued_interest=fixed("accrued_interest", 6),
+            dv01_per_100=fixed("dv01_per_100", 6),
+        ),
+    )
     contracts = futures_contracts(business_date, curve, _rng(seed, business_date, _CONTRACTS))
-    with CsvAppender(names["cme_contracts"], _CONTRACT_COLUMNS) as out:
-        out.write(
-            contracts.select(_CONTRACT_COLUMNS).with_columns(
-                settlement_price=fixed("settlement_price", 6),
-                dv01_per_contract=fixed("dv01_per_contract", 2),
-                risk_tenor_years=fixed("risk_tenor_years", 4),
-            )
-        )
-    progress("cme_contracts", contracts.height)
-
+    write_whole(
+        "cme_contracts",
+        _CONTRACT_COLUMNS,
+        contracts.select(_CONTRACT_COLUMNS).with_columns(
+            settlement_price=fixed("settlement_price", 6),
+            dv01_per_contract=fixed("dv01_per_contract", 2),
+            risk_tenor_years=fixed("risk_tenor_years", 4),
+        ),
+    )
     tenors, n_scenarios = _tenors(data_root, business_date)
     scenarios = var_scenarios(_rng(seed, business_date, _SCENARIOS), tenors, n_scenarios)
     dy_columns = [c for c in scenarios.columns if c != "scenario_id"]
-    with CsvAppender(names["ficc_var_scenarios"], tuple(scenarios.columns)) as out:
-        out.write(scenarios.with_columns(fixed(c, 4).alias(c) for c in dy_columns))
-    progress("ficc_var_scenarios", scenarios.height)
+    write_whole(
+        "ficc_var_scenarios",
+        tuple(scenarios.columns),
+        scenarios.with_columns(fixed(c, 4).alias(c) for c in dy_columns),
+    )
 
     universe = book.build_universe(
         business_date,
@@ -213,12 +219,8 @@ def _write_set(
     progress("balances", balances.rows)
 
     items, bank = _reserve(totals, n_accounts, _rng(seed, business_date, _RESERVE))
-    with CsvAppender(names["reserve_items"], ("book", "item", "amount")) as out:
-        out.write(items)
-    progress("reserve_items", items.height)
-    with CsvAppender(names["reserve_bank"], ("book", "on_deposit")) as out:
-        out.write(bank)
-    progress("reserve_bank", bank.height)
+    write_whole("reserve_items", ("book", "item", "amount"), items)
+    write_whole("reserve_bank", ("book", "on_deposit"), bank)
 
 
 def _reserve(
