@@ -10,7 +10,7 @@ from typing import Any
 
 from pipeline.context import RunContext
 from pipeline.contracts.outcome import Check, FileOutcome, ValidationOutcome
-from pipeline.contracts.validate import load_outcome
+from pipeline.contracts.validate import load_outcome, write_text_atomic
 from pipeline.errors import ValidationRejected
 
 _MESSAGE_LINES = 20
@@ -130,26 +130,19 @@ def rejection_message(outcome: ValidationOutcome, quarantine: Path) -> str:
     )
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def finish_validation(ctx: RunContext) -> ValidationOutcome:
     """Merge per-file results; on any error quarantine and raise ValidationRejected (SPEC §3)."""
     outcome = load_outcome(ctx)
     doc = json.dumps(outcome.to_json(), indent=1, default=str)
     page = render_html(outcome)
-    _write(ctx.validation_dir / "validation_results.json", doc)
-    _write(ctx.validation_dir / "index.html", page)
+    write_text_atomic(ctx.validation_dir / "validation_results.json", doc)
+    write_text_atomic(ctx.validation_dir / "index.html", page)
     if not outcome.rejected:
         return outcome
     quarantine = ctx.quarantine_dir
     quarantine.mkdir(parents=True, exist_ok=True)
     for f in outcome.rejected:
         shutil.copy2(f.path, quarantine / f.path.name)
-    _write(quarantine / "report.json", doc)
-    _write(quarantine / "report.html", render_html(outcome, "Rejected input"))
+    write_text_atomic(quarantine / "report.json", doc)
+    write_text_atomic(quarantine / "report.html", render_html(outcome, "Rejected input"))
     raise ValidationRejected(rejection_message(outcome, quarantine), quarantine_dir=quarantine)

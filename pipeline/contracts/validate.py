@@ -190,11 +190,17 @@ def _trim(obj: Any) -> Any:
     return obj
 
 
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` with ingest.staging's temp-and-rename: old or whole new file."""
+    from pipeline.ingest.staging import commit_temp, temp_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, default=str, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    tmp = temp_path(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        commit_temp(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def run_contract(
@@ -286,9 +292,13 @@ def validate_file(ctx: RunContext, name: str, references: _References) -> FileOu
         skipped=skipped,
         seconds=round(time.perf_counter() - started, 3),
     )
-    _write_json(
+    write_text_atomic(
         ctx.validation_dir / f"{name}.json",
-        {"summary": outcome.to_json(), "great_expectations": _trim(gx_json)},
+        json.dumps(
+            {"summary": outcome.to_json(), "great_expectations": _trim(gx_json)},
+            indent=1,
+            default=str,
+        ),
     )
     log.info(
         "validated %s: %s rows, %s in %.2fs", path.name, rows, outcome.outcome, outcome.seconds
