@@ -40,16 +40,6 @@ def cusip_check_digit(base: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def is_valid_cusip(cusip: str) -> bool:
-    """True when `cusip` has 9 characters and a correct check digit (SPEC §2.1)."""
-    if len(cusip) != 9 or not cusip[8].isdigit():
-        return False
-    try:
-        return cusip_check_digit(cusip[:8]) == cusip[8]
-    except ValueError:
-        return False
-
-
 def _lei_remainder(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
     """ISO 7064 MOD 97-10 remainder of rows of ASCII codes, one character column at a time."""
     remainder = np.zeros(chars.shape[0], dtype=np.int64)
@@ -69,14 +59,6 @@ def lei_check_digits(bases: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
     padded = np.concatenate([chars, np.full((chars.shape[0], 2), 48, dtype=np.uint8)], axis=1)
     check = 98 - _lei_remainder(padded)
     return np.char.zfill(check.astype(str), 2)
-
-
-def is_valid_lei(lei: str) -> bool:
-    """True when `lei` is 20 characters [A-Z0-9] whose MOD 97-10 value is 1 (ISO 17442)."""
-    if len(lei) != 20 or any(c not in _ALNUM for c in lei):
-        return False
-    chars = np.frombuffer(lei.encode("ascii"), dtype=np.uint8).reshape(1, 20)
-    return bool(_lei_remainder(chars)[0] == 1)
 
 
 def base36(values: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.str_]:

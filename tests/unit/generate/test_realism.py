@@ -10,14 +10,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from pipeline.contracts.checkdigits import cusip_is_valid, lei_is_valid
 from pipeline.generate import book
 from pipeline.generate import curve as cv
-from pipeline.generate.identifiers import (
-    cusip_check_digit,
-    is_valid_cusip,
-    is_valid_lei,
-    lei_check_digits,
-)
+from pipeline.generate.identifiers import cusip_check_digit, lei_check_digits
 from pipeline.generate.universe import futures_contracts, treasury_universe
 
 D = dt.date(2026, 11, 20)
@@ -42,18 +38,23 @@ def contracts(curve: cv.NelsonSiegel) -> pl.DataFrame:
 # --- identifiers -------------------------------------------------------------------------
 
 
+def _valid(check: Callable[[pl.Expr], pl.Expr], code: str) -> bool:
+    """One code through the data contracts' check-digit rule (the gate a run applies)."""
+    return bool(pl.select(check(pl.lit(code))).item())
+
+
 @pytest.mark.parametrize("cusip", ["037833100", "38259P508", "594918104", "91282CQ87"])
 def test_known_cusips_are_valid(cusip: str) -> None:
     assert cusip_check_digit(cusip[:8]) == cusip[8]
-    assert is_valid_cusip(cusip)
+    assert _valid(cusip_is_valid, cusip)
     wrong = cusip[:8] + str((int(cusip[8]) + 1) % 10)
-    assert not is_valid_cusip(wrong)
+    assert not _valid(cusip_is_valid, wrong)
 
 
 def test_known_leis_and_vectorised_digits() -> None:
-    assert is_valid_lei("HWUPKR0MPOU8FGXBT394")  # a published LEI
-    assert is_valid_lei("549300XM100000000060")  # golden case 01
-    assert not is_valid_lei("HWUPKR0MPOU8FGXBT395")
+    assert _valid(lei_is_valid, "HWUPKR0MPOU8FGXBT394")  # a published LEI
+    assert _valid(lei_is_valid, "549300XM100000000060")  # golden case 01
+    assert not _valid(lei_is_valid, "HWUPKR0MPOU8FGXBT395")
     bases = np.array(["HWUPKR0MPOU8FGXBT3", "549300XM1000000000", "5493001KJTIIGC8Y1R"])
     assert lei_check_digits(bases).tolist() == ["94", "60", "12"]
 

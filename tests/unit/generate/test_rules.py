@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipeline.config import FUTURES_PRODUCTS, SECURITY_TYPES
-from pipeline.generate.identifiers import is_valid_cusip, is_valid_lei
+from pipeline.contracts.checkdigits import cusip_is_valid, lei_is_valid
 
 DECIMAL = r"^[+-]?\d+(\.\d+)?$"
 INTEGER = r"^[+-]?\d+$"
@@ -56,8 +56,7 @@ def test_accounts(text: Text, business_date: dt.date) -> None:
     assert accounts.height == 1_200
     ids = accounts["account_id"]
     assert ids.is_unique().all() and ids.str.contains(ACCOUNT_ID).all()
-    leis = accounts["customer_lei"].unique().to_list()
-    assert all(is_valid_lei(lei) for lei in leis)
+    assert accounts.select(lei_is_valid(pl.col("customer_lei"))).to_series().all()
     assert set(accounts["account_class"]) == {"CUSTOMER", "PAB", "HOUSE"}
     _booleans(accounts, "hrp")
     assert set(accounts["hrp"]) == {"true", "false"}
@@ -95,7 +94,7 @@ def test_treasury_securities(text: Text, business_date: dt.date) -> None:
     sec = text("treasury_securities")
     assert 200 <= sec.height <= 800
     assert sec["cusip"].is_unique().all()
-    assert all(is_valid_cusip(c) for c in sec["cusip"])
+    assert sec.select(cusip_is_valid(pl.col("cusip"))).to_series().all()
     assert set(sec["security_type"]) == set(SECURITY_TYPES)
     coupon = _num(sec, "coupon_rate")
     assert coupon.min() >= 0 and coupon.max() <= 20  # type: ignore[operator]
