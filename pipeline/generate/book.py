@@ -57,7 +57,7 @@ _LEI_MULTIPLIERS = (1_524_317, 2_097_151)  # coprime to 36: entity -> code is on
 _FIRM_MEMBER = "0905"
 _OTHER_MEMBERS = np.array(["0187", "0352", "0443", "0636", "0790"])
 _CME_CLEARING_FIRM = "905"
-_SETTLEMENT_DAYS = 6  # D and the next five business days
+SETTLEMENT_DAYS = 6  # D and the next five business days
 # Rough requirement per $ of DV01 (bp of a 3-day 99% move), only to size balances.
 _EST_BP_NET, _EST_BP_GROSS = 25.0, 3.0
 _MAX_LEG_PAR = 2_000_000_000
@@ -431,7 +431,7 @@ def _ficc_rows(
     """Break each net (account, cusip) into FICC's unsettled rows; the rows sum to the net."""
     net = cash["par"].to_numpy()
     n_pairs = len(net)
-    k = 1 + np.minimum(rng.poisson(1.6, n_pairs), _SETTLEMENT_DAYS - 1)
+    k = 1 + np.minimum(rng.poisson(1.6, n_pairs), SETTLEMENT_DAYS - 1)
     pair = np.repeat(np.arange(n_pairs), k)
     start = np.cumsum(k) - k
     j = np.arange(len(pair)) - start[pair]
@@ -450,8 +450,8 @@ def _ficc_rows(
 
     # Distinct settlement dates per position, D+1 (regular settlement) the most likely.
     bias = np.array([0.1, 0.0, 0.2, 0.5, 0.7, 0.9])[None, :]
-    order = np.argsort(rng.random((n_pairs, _SETTLEMENT_DAYS)) + bias, axis=1)
-    offset = order[pair, np.minimum(j, _SETTLEMENT_DAYS - 1)]
+    order = np.argsort(rng.random((n_pairs, SETTLEMENT_DAYS)) + bias, axis=1)
+    offset = order[pair, np.minimum(j, SETTLEMENT_DAYS - 1)]
     member = np.where(
         rng.random(len(pair)) < 0.9,
         _FIRM_MEMBER,

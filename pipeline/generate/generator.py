@@ -78,7 +78,7 @@ def _tenors(data_root: Path, business_date: dt.date) -> tuple[tuple[float, ...],
 def _settlement_dates(business_date: dt.date) -> tuple[dt.date, ...]:
     """D and the next business days: the settlement dates of pending FICC trades (≥ D)."""
     days = [business_date]
-    while len(days) < 6:
+    while len(days) < book.SETTLEMENT_DAYS:
         days.append(next_business_day(days[-1]))
     return tuple(days)
 
