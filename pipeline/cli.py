@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import sys
-import time
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -164,20 +163,6 @@ class StageProgress:
                 self._task = self._progress.add_task(f"{stage}{extra} …", total=None)
             else:
                 ui.line("▶", f"{stage}{extra} …", "cyan", event="stage_start", stage=stage)
-            return
-        if event == "file":
-            # A step inside a stage (one input validated): a line, and the spinner goes on.
-            name = str(info.get("file", ""))
-            outcome = str(info.get("outcome", ""))
-            mark = "✗" if outcome == "failed" else "·"
-            text = f"{name}: {_count(info.get('rows', 0))} rows, {outcome}"
-            if self._progress is not None and self._task is not None:
-                self._progress.update(self._task, description=f"{stage} … {name}")
-                self._progress.console.print(f"  {mark} {text}", highlight=False)
-            else:
-                steps = {k: v for k, v in info.items() if k != "stage"}
-                style = "red" if outcome == "failed" else "green"
-                ui.line(mark, text, style, event="stage_step", stage=stage, **steps)
             return
         self._stop()
         counts = {k: v for k, v in info.items() if k not in {"stage", "seconds", "output_dir"}}
@@ -397,29 +382,13 @@ def validate(
     force: Annotated[bool, typer.Option("--force")] = False,
 ) -> None:
     """Run the data contracts for D only (nothing is computed or published)."""
-    from pipeline.inputs import INPUT_NAMES
-    from pipeline.run import finish_validation, start_run, validate_stage
+    from pipeline.run import start_run, validate_inputs
 
     day = _parse_date(date)
     try:
         ctx = start_run(day, _root(data_root), params, force)
-        # One file at a time, masters first (the order Airflow maps them in), so a person sees
-        # which file is being read; the merged outcome is the same as validating all at once.
         with StageProgress() as progress:
-            for name in INPUT_NAMES:
-                progress("start", {"stage": f"validate {name}"})
-                started = time.perf_counter()
-                files = validate_stage(ctx, [name]).files
-                progress(
-                    "done",
-                    {
-                        "stage": f"validate {name}",
-                        "seconds": time.perf_counter() - started,
-                        "rows": sum(f.rows for f in files),
-                        "outcome": ",".join(f.outcome for f in files),
-                    },
-                )
-        outcome = finish_validation(ctx)
+            outcome = validate_inputs(ctx, progress)
     except XmarginError as exc:
         quarantine = getattr(exc, "quarantine_dir", None)
         _fail(
