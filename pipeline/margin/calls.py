@@ -60,11 +60,6 @@ def call_amounts(
     return computed, issued
 
 
-def empty_exceptions() -> pl.DataFrame:
-    """An exceptions frame with no rows and the shared schema (ARCHITECTURE "Exceptions")."""
-    return pl.DataFrame(schema=EXCEPTION_SCHEMA)
-
-
 def _exceptions(
     margin: pl.DataFrame, inputs: MarginInputs, params: Params, business_date: dt.date
 ) -> pl.DataFrame:
