@@ -14,18 +14,11 @@ from typing import Any
 import polars as pl
 import pytest
 
+from pipeline.run import PUBLISHED_TABLES
+
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE.parent / "golden" / "01_xm_basis_cap"
 D = "2026-11-20"
-TABLES = (
-    "margin_by_account",
-    "margin_calls",
-    "reserve_computation",
-    "xm_segregation",
-    "xm_segregation_summary",
-    "exceptions",
-    "dv01_by_tenor",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +78,7 @@ def test_golden_inbox_through_airflow_equals_xmargin_run(
     ours = dag_root / "outputs" / f"business_date={D}"
     theirs = cli_root / "outputs" / f"business_date={D}"
     assert (ours / "_SUCCESS").is_file() and (ours / "report.html").is_file()
-    for table in TABLES:
+    for table in PUBLISHED_TABLES:
         got = pl.read_parquet(ours / f"{table}.parquet")
         want = pl.read_parquet(theirs / f"{table}.parquet")
         assert got.schema == want.schema, table
@@ -94,7 +87,7 @@ def test_golden_inbox_through_airflow_equals_xmargin_run(
     assert manifest["run_id"] == xmargin_run_id(str(result["run_id"]))
     # Same tables, same bytes: the output hashes of the two manifests agree.
     cli_manifest = json.loads((theirs / "manifest.json").read_text())
-    assert set(TABLES) <= set(_hashes(manifest))
+    assert set(PUBLISHED_TABLES) <= set(_hashes(manifest))
     assert _hashes(manifest) == _hashes(cli_manifest)
     # The work folder is scratch: cleaned once the outputs are published.
     assert not any((dag_root / "work").rglob("*.parquet"))

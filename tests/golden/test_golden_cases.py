@@ -13,6 +13,7 @@ import pytest
 
 import pipeline
 from pipeline.cli import main
+from pipeline.run import PUBLISHED_TABLES
 
 # A full run needs every stage; until the margin engine exists these say so instead of failing.
 _STAGES = ("ingest", "contracts", "margin", "reports")
@@ -25,14 +26,8 @@ pytestmark = pytest.mark.skipif(
 
 HERE = Path(__file__).parent
 D = "2026-11-20"
-TABLES = (
-    "margin_by_account",
-    "margin_calls",
-    "reserve_computation",
-    "xm_segregation",
-    "xm_segregation_summary",
-    "exceptions",
-)
+# Every published table has a hand-worked expected CSV except DV01 by tenor.
+TABLES = tuple(t for t in PUBLISHED_TABLES if t != "dv01_by_tenor")
 RATIO_COLUMNS = {"r_ficc", "r_cme", "r_applied"}
 CASES = [
     ("01_xm_basis_cap", "params.yaml", "expected"),
