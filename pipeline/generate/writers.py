@@ -17,7 +17,7 @@ FIXML_NAMESPACE = "http://www.fixprotocol.org/FIXML-5-0-SP2"
 
 
 def fixed(column: str | pl.Expr, decimals: int) -> pl.Expr:
-    """A Float64 column as plain text with exactly `decimals` decimals (half away from zero)."""
+    """A Float64 column as plain text with exactly `decimals` decimals (ties to even)."""
     expr = pl.col(column) if isinstance(column, str) else column
     scale = 10**decimals
     scaled = (expr * scale).round(0).cast(pl.Int64)
