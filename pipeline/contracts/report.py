@@ -10,8 +10,9 @@ from typing import Any
 
 from pipeline.context import RunContext
 from pipeline.contracts.outcome import Check, FileOutcome, ValidationOutcome
-from pipeline.contracts.validate import load_outcome, write_text_atomic
+from pipeline.contracts.validate import load_outcome
 from pipeline.errors import ValidationRejected
+from pipeline.ingest.staging import write_text_atomic
 
 _MESSAGE_LINES = 20
 

@@ -190,19 +190,6 @@ def _trim(obj: Any) -> Any:
     return obj
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` with ingest.staging's temp-and-rename: old or whole new file."""
-    from pipeline.ingest.staging import commit_temp, temp_path
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        commit_temp(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def run_contract(
     compiled: CompiledContract, raw: pl.DataFrame, spec: InputSpec
 ) -> tuple[list[Check], list[dict[str, Any]]]:
@@ -242,7 +229,7 @@ def run_contract(
 
 def validate_file(ctx: RunContext, name: str, references: _References) -> FileOutcome:
     """Apply the contract of one input; stage it if no error-severity rule fails (SPEC §3)."""
-    from pipeline.ingest.staging import sha256_file, write_parquet_atomic
+    from pipeline.ingest.staging import sha256_file, write_parquet_atomic, write_text_atomic
 
     started = time.perf_counter()
     spec = INPUTS_BY_NAME[name]

@@ -59,6 +59,17 @@ def write_parquet_atomic(frame: pl.DataFrame, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 `text` to `path`: readers see the old or the whole new file (SPEC §8)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        commit_temp(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def sha256_file(path: Path) -> str:
     """Return the hex SHA-256 of a file read in 1 MiB chunks, for the manifest (SPEC §7.5)."""
     digest = hashlib.sha256()

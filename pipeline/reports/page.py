@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.ingest.staging import commit_temp, temp_path
+from pipeline.ingest.staging import write_text_atomic
 from pipeline.reports import svg
 from pipeline.reports.data import (
     BOOKS,
@@ -539,10 +539,8 @@ def render_report(folder: Path) -> Path:
     """Write `folder/report.html` from the folder's published tables and manifest (SPEC §7.7)."""
     data = load_report_data(folder)
     dest = folder / "report.html"
-    tmp = temp_path(dest)
-    tmp.write_text(render_html(data), encoding="utf-8")
     # Replace in one step: a re-render never leaves a half-written page behind.
-    commit_temp(tmp, dest)
+    write_text_atomic(dest, render_html(data))
     return dest
 
 
