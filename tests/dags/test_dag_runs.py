@@ -36,13 +36,20 @@ def _root(tmp_path: Path, name: str, drop: str | None = None) -> Path:
     return root
 
 
-def _alerts(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-NOTIFY = {"XMARGIN_NOTIFIER": "pipeline.orchestrate.notify:file_notifier"}
+def _run_alerting(
+    af: Any, airflow_home: Path, tmp_path: Path, args: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A DAG run whose failure alerts go to a JSON-lines file: its result and the alerts sent."""
+    alerts = tmp_path / "alerts.jsonl"
+    result = af.run_dag_test(
+        airflow_home,
+        args,
+        XMARGIN_ALERT_FILE=str(alerts),
+        XMARGIN_NOTIFIER="pipeline.orchestrate.notify:file_notifier",
+    )
+    if not alerts.exists():
+        return result, []
+    return result, [json.loads(line) for line in alerts.read_text().splitlines()]
 
 
 def test_golden_inbox_through_airflow_equals_xmargin_run(
@@ -101,19 +108,17 @@ def _hashes(manifest: dict[str, Any]) -> dict[str, str]:
 
 def test_late_file_fails_the_run_naming_it(tmp_path: Path, airflow_home: Path, af: Any) -> None:
     root = _root(tmp_path, "late", drop="cme_positions_20261120.xml")
-    alerts = tmp_path / "alerts.jsonl"
-    result = af.run_dag_test(
+    result, sent = _run_alerting(
+        af,
         airflow_home,
+        tmp_path,
         # The deadline of a past date has passed: the sensor gives up at its first poke.
         {"conf": {"business_date": D, "data_root": str(root), "input_deadline_minutes": 0}},
-        XMARGIN_ALERT_FILE=str(alerts),
-        **NOTIFY,
     )
     assert result["state"] == "failed"
     assert result["tis"]["wait_for_inputs"] == "failed"
     assert result["tis"]["start_run"] == "upstream_failed"
     assert "cme_positions_20261120.xml" in result["log"]
-    sent = _alerts(alerts)
     assert [a["task_id"] for a in sent] == ["wait_for_inputs"]
     assert "cme_positions_20261120.xml" in sent[0]["error"]
     assert "accounts_20261120.csv" not in sent[0]["error"]
@@ -122,17 +127,12 @@ def test_late_file_fails_the_run_naming_it(tmp_path: Path, airflow_home: Path, a
 
 def test_holiday_is_refused_and_nothing_runs(tmp_path: Path, airflow_home: Path, af: Any) -> None:
     root = _root(tmp_path, "holiday")
-    alerts = tmp_path / "alerts.jsonl"
-    result = af.run_dag_test(
-        airflow_home,
-        {"logical_date": "2026-11-26", "conf": {"data_root": str(root)}},
-        XMARGIN_ALERT_FILE=str(alerts),
-        **NOTIFY,
+    result, sent = _run_alerting(
+        af, airflow_home, tmp_path, {"logical_date": "2026-11-26", "conf": {"data_root": str(root)}}
     )
     assert result["state"] == "failed"
     assert result["tis"]["wait_for_inputs"] == "failed"
     assert "2026-11-26 is not a SIFMA U.S. bond market business day" in result["log"]
-    sent = _alerts(alerts)
     assert sent and sent[0]["business_date"] == "2026-11-26"
     assert not (root / "outputs").exists()
 
@@ -143,12 +143,11 @@ def test_rejected_file_is_quarantined_and_nothing_published(
     root = _root(tmp_path, "rejected")
     with open(root / "inbox" / "20261120" / "accounts_20261120.csv", "a") as fh:
         fh.write("BROKEN,ROW\n")  # a row with the wrong number of fields (SPEC §2)
-    alerts = tmp_path / "alerts.jsonl"
-    result = af.run_dag_test(
+    result, sent = _run_alerting(
+        af,
         airflow_home,
+        tmp_path,
         {"conf": {"business_date": D, "data_root": str(root), "shards": 2}},
-        XMARGIN_ALERT_FILE=str(alerts),
-        **NOTIFY,
     )
     assert result["state"] == "failed"
     assert result["tis"]["finish_validation"] == "failed"
@@ -158,7 +157,6 @@ def test_rejected_file_is_quarantined_and_nothing_published(
     assert len(quarantined) == 1
     assert (quarantined[0].parent / "report.json").is_file()
     assert not (root / "outputs" / f"business_date={D}").exists()
-    sent = _alerts(alerts)
     # A rejection is final: one alert from the first and only try, no retries.
     assert [(a["task_id"], a["try_number"]) for a in sent] == [("finish_validation", 1)]
     assert "accounts_20261120.csv" in sent[0]["error"]
