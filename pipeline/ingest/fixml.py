@@ -41,6 +41,8 @@ _FORBIDDEN = (b"<!doctype", b"<!entity")
 _OPAQUE = (b"<!--", b"<![cdata[")
 _OVERLAP = max(len(marker) for marker in _FORBIDDEN + _OPAQUE) - 1
 _START_TAG = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?PosRpt(?=[\s/>])")
+# A `<` and name bytes up to the end of the data: a tag name `_START_TAG` cannot judge yet.
+_OPEN_NAME = re.compile(rb"<[\w.\-:]*")
 # Files this big are parsed in PARTS byte ranges by as many processes (one of them this one);
 # below it the worker start-up (~0.5 s) would cost more than it saves.
 SPLIT_MIN_BYTES = 64 << 20
@@ -415,8 +417,8 @@ def _read_range(
 ) -> Generator[tuple[bytes, list[int]], None, None]:
     """Yield the range's bytes in chunks with the file lines of the `<PosRpt` starts in each.
 
-    Lines are only found for a "plain" file (see `scan_for_dtd`). Each chunk is cut before its
-    last `<` so that no tag name is split between two chunks.
+    Lines are only found for a "plain" file (see `scan_for_dtd`). A chunk ending in an unfinished
+    tag name is cut before its `<`, so that no tag name is split between two chunks.
     """
     fh.seek(rng.start)
     left = rng.stop - rng.start
@@ -426,9 +428,13 @@ def _read_range(
         chunk = fh.read(min(chunk_size, left))
         left -= len(chunk)
         data = carry + chunk
-        cut = data.rfind(b"<") if chunk else len(data)
-        if cut <= 0:
-            cut = len(data) if not chunk else 0
+        cut = len(data)
+        if chunk:
+            last = data.rfind(b"<")
+            # Hold back only a last tag whose name may go on in the next read: anything else
+            # goes now, so a long run after it (a zero-filled tail) is not copied over and over.
+            if last >= 0 and _OPEN_NAME.fullmatch(data, last):
+                cut = last
         lines: list[int] = []
         if plain and cut:
             starts = [match.start() for match in _START_TAG.finditer(data, 0, cut)]

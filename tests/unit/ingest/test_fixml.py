@@ -250,6 +250,20 @@ def test_truncated_document_names_the_line(tmp_path: Path) -> None:
     assert "line 5" in error.detail
 
 
+def test_bytes_after_a_finished_tag_go_to_the_parser_as_read(tmp_path: Path) -> None:
+    # A zero-filled tail has no `<`: held back whole, it was re-copied on every read (quadratic).
+    data = GOLDEN_XML.read_bytes() + b"\0" * 10_000
+    src = tmp_path / "in.xml"
+    src.write_bytes(data)
+    with src.open("rb") as fh:
+        whole = fixml._Range(0, len(data))
+        chunks = [chunk for chunk, _ in fixml._read_range(fh, whole, True, chunk_size=100)]
+    assert b"".join(chunks) == data
+    # At most an unfinished tag name (`<Instrmt`) is carried into the next chunk.
+    assert max(len(chunk) for chunk in chunks) <= 100 + len("<Instrmt")
+    reject(tmp_path, data, "xml_wellformed")
+
+
 @pytest.mark.parametrize(
     ("data", "found"),
     [
