@@ -82,9 +82,9 @@ def _business_date(context: Mapping[str, Any]) -> str | None:
         return str(params["business_date"])
     start = context.get("data_interval_start")
     if start is not None:
-        from pipeline.orchestrate.tasks import _day_named
+        from pipeline.orchestrate.timetable import day_named
 
-        return _day_named(start).isoformat()
+        return day_named(start).isoformat()
     return None
 
 

@@ -30,6 +30,7 @@ from pipeline.errors import (
     XmarginError,
 )
 from pipeline.inputs import INPUT_NAMES, inbox_dir, missing_inputs
+from pipeline.orchestrate.timetable import day_named
 
 SHARDS_ENV = "XMARGIN_SHARDS"
 DEADLINE_ENV = "XMARGIN_INPUT_DEADLINE_MINUTES"
@@ -98,13 +99,6 @@ def data_root_of(param: str | None) -> Path:
     return Path(param).resolve() if param else default_data_root()
 
 
-def _day_named(when: dt.datetime) -> dt.date:
-    """The calendar day a run's instant stands for: a bare date (midnight) as written, else NY."""
-    if (when.hour, when.minute, when.second, when.microsecond) == (0, 0, 0, 0):
-        return when.date()
-    return when.astimezone(NEW_YORK).date()
-
-
 def resolve_business_date(
     param_date: str | None,
     data_interval_start: dt.datetime | None,
@@ -131,7 +125,7 @@ def resolve_business_date(
             raise InvocationError(
                 "DAG run has no business_date Param, data interval, logical date or run_after"
             )
-        day = _day_named(when)
+        day = day_named(when)
     if not force and not is_business_day(day):
         raise NonBusinessDateError(
             f"{day.isoformat()} is not a SIFMA U.S. bond market business day; nothing to run "

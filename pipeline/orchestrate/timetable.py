@@ -9,10 +9,22 @@ import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 from pendulum import DateTime
 
-from pipeline.calendar import is_business_day, next_business_day, previous_business_day
+from pipeline.calendar import NEW_YORK, is_business_day, next_business_day, previous_business_day
 
 DEFAULT_AT = "19:30"
 DEFAULT_TZ = "America/New_York"
+
+
+def day_named(when: dt.datetime, tz: dt.tzinfo = NEW_YORK) -> dt.date:
+    """The calendar day an instant (a restriction bound, a run's date) stands for.
+
+    `airflow backfill create --from-date 2026-11-16` arrives as a midnight in the configured
+    default timezone (UTC unless set): the date written is meant, whatever the zone, so an instant
+    that is exactly midnight keeps its own wall-clock date. Any other instant is read in `tz`.
+    """
+    if (when.hour, when.minute, when.second, when.microsecond) == (0, 0, 0, 0):
+        return when.date()
+    return when.astimezone(tz).date()
 
 
 def _parse_at(text: str) -> dt.time:
@@ -69,18 +81,6 @@ class SifmaBusinessDayTimetable(Timetable):
         """The business date a run's data interval stands for."""
         return interval_start.in_timezone(self._tz).date()
 
-    def _day_of_bound(self, bound: DateTime) -> dt.date:
-        """A restriction bound (or a manual run's date) as the calendar day it names.
-
-        `airflow backfill create --from-date 2026-11-16` arrives as a midnight in the configured
-        default timezone (UTC unless set): the date written is meant, whatever the zone, so a
-        bound that is exactly midnight keeps its own wall-clock date. Any other instant is read
-        in New York.
-        """
-        if (bound.hour, bound.minute, bound.second, bound.microsecond) == (0, 0, 0, 0):
-            return bound.date()
-        return bound.in_timezone(self._tz).date()
-
     def _first_on_or_after(self, day: dt.date) -> dt.date:
         return day if is_business_day(day) else next_business_day(day)
 
@@ -101,7 +101,7 @@ class SifmaBusinessDayTimetable(Timetable):
         earliest_day: dt.date | None = None
         if restriction.earliest is not None:
             # A bound inside a day (say 10:00) still admits that day's run, due later that day.
-            day = self._day_of_bound(restriction.earliest)
+            day = day_named(restriction.earliest, self._tz)
             earliest_day = self._first_on_or_after(day)
         if last_automated_data_interval is not None:
             candidate = next_business_day(self.business_date_of(last_automated_data_interval.start))
@@ -115,7 +115,7 @@ class SifmaBusinessDayTimetable(Timetable):
             # Without catchup the most recent due run is the oldest one still worth running.
             candidate = max(candidate, self._latest_due(pendulum.now("UTC")))
         if restriction.latest is not None:
-            latest_day = self._day_of_bound(restriction.latest)
+            latest_day = day_named(restriction.latest, self._tz)
             if candidate > latest_day:
                 return None
         interval = self.interval_for(candidate)
@@ -123,5 +123,5 @@ class SifmaBusinessDayTimetable(Timetable):
 
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
         """A manual run stands for the calendar day it names (a holiday is refused by the DAG)."""
-        day = self._day_of_bound(run_after)
+        day = day_named(run_after, self._tz)
         return self.interval_for(day)
