@@ -509,11 +509,12 @@ def _parse_range(
     except etree.XMLSyntaxError as exc:
         # libxml2 says line 0 for an empty file; the reader means the first line.
         seen = max(1, exc.position[0] if exc.position else exc.lineno)
-        line = rng.file_line(seen) if stage == "file" or not rng.synthetic else None
+        # An error in a synthetic head or tail has no place in the file.
+        in_file = stage == "file" and seen > rng.head.count(b"\n")
+        line = rng.file_line(seen) if in_file else None
         # The message names lines too ("tag mismatch: Pty line 7 and PosRpt"): map them alike.
         lines_named = [rng.file_line(int(n)) for n in _LINE_IN_MESSAGE.findall(exc.msg)]
-        in_head = bool(rng.head) and seen <= rng.head.count(b"\n")
-        if line is None or in_head or None in lines_named:
+        if line is None or None in lines_named:
             # Only a whole-file read can place an error in the synthetic bytes.
             raise _NeedsSerial from None
         named = iter(lines_named)
