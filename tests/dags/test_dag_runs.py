@@ -101,9 +101,7 @@ def test_golden_inbox_through_airflow_equals_xmargin_run(
 
 
 def _hashes(manifest: dict[str, Any]) -> dict[str, str]:
-    outputs = manifest["outputs"]
-    items = outputs.items() if isinstance(outputs, dict) else ((o["name"], o) for o in outputs)
-    return {name: entry["sha256"] for name, entry in items if "sha256" in entry}
+    return {o["name"]: o["sha256"] for o in manifest["outputs"]}
 
 
 def test_late_file_fails_the_run_naming_it(tmp_path: Path, airflow_home: Path, af: Any) -> None:

@@ -67,14 +67,12 @@ def _assert_same_outputs(ours_root: Path, ref_root: Path, day: str) -> None:
         want = pl.read_parquet(theirs / f"{table}.parquet")
         assert got.height > 0 or table in ("margin_calls", "exceptions"), table
         assert got.equals(want), f"{day} {table}: Airflow output differs from xmargin"
-    mine = {
-        o["name"]: o["sha256"] for o in json.loads((ours / "manifest.json").read_text())["outputs"]
-    }
-    cli = {
-        o["name"]: o["sha256"]
-        for o in json.loads((theirs / "manifest.json").read_text())["outputs"]
-    }
-    assert mine == cli
+    assert _output_hashes(ours) == _output_hashes(theirs)
+
+
+def _output_hashes(folder: Path) -> dict[str, str]:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return {o["name"]: o["sha256"] for o in manifest["outputs"]}
 
 
 def _trigger(cluster: Any, day: str, run_id: str, **conf: Any) -> str:
