@@ -104,7 +104,7 @@ def read_cme_positions(path: Path, dest: Path) -> int:
     try:
         ranges = _split_ranges(path, PARTS) if plain else None
         try:
-            count = _write_parts(path, ranges, plain, tmp) if ranges else None
+            count = _write_parts(path, ranges, tmp) if ranges else None
         except _NeedsSerial:
             count = None
         if count is None:
@@ -259,8 +259,10 @@ def _envelope_tail(head: bytes) -> bytes | None:
     )
 
 
-def _write_parts(path: Path, ranges: list[_Range], plain: bool, tmp: Path) -> int:
+def _write_parts(path: Path, ranges: list[_Range], tmp: Path) -> int:
     """Parse the first range here and the others in worker processes; write all in file order.
+
+    Only a plain file is split (see `scan_for_dtd`), so every range finds its reports' lines.
 
     Workers (`python -m pipeline.ingest._fixml_worker`, plain subprocesses: no `__main__`
     re-import, allowed in daemonic Celery workers) write Arrow IPC parts, cheap to write and
@@ -280,7 +282,6 @@ def _write_parts(path: Path, ranges: list[_Range], plain: bool, tmp: Path) -> in
                     "head_len": len(rng.head),
                     "tail": rng.tail.decode(),
                     "first_line": rng.first_line,
-                    "plain": plain,
                     "part": str(part),
                     "batch_reports": BATCH_REPORTS,
                     "convert_reports": CONVERT_REPORTS,
@@ -297,7 +298,7 @@ def _write_parts(path: Path, ranges: list[_Range], plain: bool, tmp: Path) -> in
                 procs.append((proc, part))
             with pq.ParquetWriter(tmp, RAW_SCHEMA) as writer:
                 count = _parse_range(
-                    path, ranges[0], plain, writer.write_table, BATCH_REPORTS, CONVERT_REPORTS
+                    path, ranges[0], True, writer.write_table, BATCH_REPORTS, CONVERT_REPORTS
                 )
                 # Hand the first range's freed buffers back before reading the parts: the
                 # pool would otherwise keep them beside the new ones (measured +30 MB peak).
@@ -364,7 +365,7 @@ def parse_part(spec: dict[str, Any]) -> dict[str, Any]:
             outcome["count"] = _parse_range(
                 path,
                 rng,
-                bool(spec["plain"]),
+                True,  # only a plain file is split
                 stream.write_table,
                 int(spec["batch_reports"]),
                 int(spec["convert_reports"]),
