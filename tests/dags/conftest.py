@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -20,27 +19,6 @@ PYTHON = sys.executable
 if "airflow" not in sys.modules:
     os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="xmargin-airflow-")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-
-# What a full run needs from the other domains (docs/ARCHITECTURE.md "Domain interfaces").
-STAGE_FUNCTIONS = (
-    ("pipeline.ingest.staging", "write_parquet_atomic"),
-    ("pipeline.contracts", "validate_files"),
-    ("pipeline.contracts", "finish_validation"),
-    ("pipeline.margin", "compute_account_margin"),
-    ("pipeline.reports", "render_report"),
-)
-
-
-def missing_stages(extra: tuple[tuple[str, str], ...] = ()) -> list[str]:
-    """`module.function` names of the stage interfaces that have not landed yet."""
-    missing = []
-    for module, name in (*STAGE_FUNCTIONS, *extra):
-        try:
-            if not hasattr(importlib.import_module(module), name):
-                missing.append(f"{module}.{name}")
-        except ImportError:
-            missing.append(f"{module}.{name}")
-    return missing
 
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
@@ -99,5 +77,4 @@ def af() -> SimpleNamespace:
         PYTHON=PYTHON,
         airflow_env=airflow_env,
         run_dag_test=run_dag_test,
-        missing_stages=missing_stages,
     )
