@@ -84,12 +84,14 @@ def _write(frame: pl.DataFrame, dest: Path) -> None:
     write_parquet_atomic(frame, dest)
 
 
-def check_business_date(business_date: dt.date, force: bool = False) -> None:
-    """Refuse a non-business date unless forced (SPEC §1, exit 2)."""
+def check_business_date(
+    business_date: dt.date, force: bool = False, how_to_force: str = "use --force"
+) -> None:
+    """Refuse a non-business date unless forced (SPEC §1, exit 2); `how_to_force` says how."""
     if not force and not is_business_day(business_date):
         raise NonBusinessDateError(
             f"{business_date.isoformat()} is not a SIFMA U.S. bond market business day; "
-            "nothing to run (use --force to run it anyway)"
+            f"nothing to run ({how_to_force} to run it anyway)"
         )
 
 

@@ -20,13 +20,12 @@ from typing import Any, ParamSpec, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from pipeline.calendar import NEW_YORK, is_business_day
+from pipeline.calendar import NEW_YORK
 from pipeline.context import RunContext, default_data_root
 from pipeline.errors import (
     ConcurrentRunError,
     InvocationError,
     MissingInputError,
-    NonBusinessDateError,
     XmarginError,
 )
 from pipeline.inputs import INPUT_NAMES, inbox_dir, missing_inputs
@@ -126,11 +125,9 @@ def resolve_business_date(
                 "DAG run has no business_date Param, data interval, logical date or run_after"
             )
         day = day_named(when)
-    if not force and not is_business_day(day):
-        raise NonBusinessDateError(
-            f"{day.isoformat()} is not a SIFMA U.S. bond market business day; nothing to run "
-            "(trigger with the force Param to run it anyway)"
-        )
+    from pipeline.run import check_business_date
+
+    check_business_date(day, force, how_to_force="trigger with the force Param")
     return day
 
 
