@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.config import FUTURES_PRODUCTS, CmeParams
+from pipeline.margin.rowsums import weighted_row_sums
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -38,8 +39,8 @@ def cme_requirement(exposure: CcExposure, params: CmeParams) -> FloatArray:
     """C(P) = max(0, Σ scan + Σ intra − inter credits) for each row (SPEC §5.2)."""
     scan_bp = np.array([params.products[c].scan_bp for c in FUTURES_PRODUCTS])
     intra_bp = np.array([params.products[c].intra_bp for c in FUTURES_PRODUCTS])
-    scan = np.abs(exposure.net) @ scan_bp
-    intra = np.minimum(exposure.up, exposure.down) @ intra_bp
+    scan = weighted_row_sums(np.abs(exposure.net), scan_bp)
+    intra = weighted_row_sums(np.minimum(exposure.up, exposure.down), intra_bp)
     remaining = exposure.net.copy()
     credit = np.zeros(remaining.shape[0])
     # The waterfall is sequential over spreads (priority order) but vectorised over portfolios.

@@ -101,3 +101,22 @@ def test_second_concurrent_run_of_the_same_date_is_refused(root: Path) -> None:
         holder.wait()
     # The lock died with its holder: the date runs now.
     assert _run(root) == 0
+
+
+def test_sharded_run_publishes_the_same_bytes_as_one_shard(tmp_path: Path) -> None:
+    # The Airflow DAG margins in shards; its outputs must hash like `xmargin run`'s. A generated
+    # book is big enough that BLAS kernels chosen by shape would change last bits per shard.
+    one, four = tmp_path / "one", tmp_path / "four"
+    gen = ["--quiet", "generate", "--date", D, "--accounts", "1500", "--seed", "3"]
+    assert main([*gen, "--data-root", str(one)]) == 0
+    shutil.copytree(one / "inbox", four / "inbox")
+    for root, shards in ((one, "1"), (four, "4")):
+        assert (
+            main(["--quiet", "run", "--date", D, "--data-root", str(root), "--shards", shards]) == 0
+        )
+
+    def hashes(root: Path) -> dict[str, str]:
+        manifest = json.loads((_out(root) / "manifest.json").read_text())
+        return {o["name"]: o["sha256"] for o in manifest["outputs"]}
+
+    assert hashes(one) == hashes(four)

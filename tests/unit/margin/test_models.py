@@ -67,6 +67,41 @@ def test_many_portfolios_in_small_blocks_match_one_at_a_time() -> None:
     assert blocked[3] == 0.0 and blocked[17] == 0.0
 
 
+def _subsets(rng: np.random.Generator, n: int, count: int) -> list[np.ndarray]:
+    return [
+        np.sort(rng.choice(n, size=int(rng.integers(1, 600)), replace=False)) for _ in range(count)
+    ]
+
+
+def test_a_portfolios_f_does_not_depend_on_the_rows_beside_it() -> None:
+    # A shard passes a subset of the book's rows: each row must get the very same bits (the
+    # published hashes of a sharded Airflow run equal `xmargin run`). A plain BLAS product of
+    # the subset differs in the last bit for most subsets of this size.
+    rng = np.random.default_rng(1)
+    scenarios = rng.standard_t(4, size=(len(TENORS), 1250)) * 10
+    key_rates = rng.normal(0, 1e4, size=(5000, len(TENORS)))
+    shocks = np.asarray(PARAMS.ficc.floor_shock_bp)
+    whole = ficc_requirement(key_rates, scenarios, 0.99, 0.1, shocks)
+    for rows in _subsets(rng, 5000, 30):
+        part = ficc_requirement(key_rates[rows], scenarios, 0.99, 0.1, shocks)
+        assert np.array_equal(part, whole[rows])
+    floor_only = ficc_requirement(key_rates, scenarios[:, :0], 0.99, 0.1, shocks)
+    for rows in _subsets(rng, 5000, 30):
+        part = ficc_requirement(key_rates[rows], scenarios[:, :0], 0.99, 0.1, shocks)
+        assert np.array_equal(part, floor_only[rows])
+
+
+def test_a_portfolios_c_does_not_depend_on_the_rows_beside_it() -> None:
+    rng = np.random.default_rng(2)
+    net = rng.normal(0, 1e4, size=(5000, N_CC))
+    spread = np.abs(rng.normal(0, 1e3, size=(5000, N_CC)))
+    exposure = CcExposure(net, np.maximum(net, 0.0) + spread, np.maximum(-net, 0.0) + spread)
+    whole = cme_requirement(exposure, PARAMS.cme)
+    for rows in _subsets(rng, 5000, 30):
+        part = CcExposure(exposure.net[rows], exposure.up[rows], exposure.down[rows])
+        assert np.array_equal(cme_requirement(part, PARAMS.cme), whole[rows])
+
+
 def test_key_rate_split_inside_and_outside_the_grid() -> None:
     t = np.array([0.1, 0.25, 0.75, 8.0, 7.0, 29.0, 30.0, 35.0])
     lower, upper, weight = key_rate_split(t, TENORS)
