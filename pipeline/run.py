@@ -321,7 +321,7 @@ def run_date(
         return RunResult(
             business_date,
             0,
-            f"{business_date.isoformat()}: published {output_dir}",
+            f"published {output_dir}",
             run_id=ctx.run_id,
             output_dir=output_dir,
             summary=summary,

@@ -120,3 +120,13 @@ def test_sharded_run_publishes_the_same_bytes_as_one_shard(tmp_path: Path) -> No
         return {o["name"]: o["sha256"] for o in manifest["outputs"]}
 
     assert hashes(one) == hashes(four)
+
+
+def test_backfill_line_names_each_date_once(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 2026-11-21 is a Saturday: the range holds one business date, published once.
+    args = ["backfill", "--start", D, "--end", "2026-11-21", "--data-root", str(root)]
+    assert main([*args, "--params", str(GOLDEN / "params.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert f"✓ {D}: published {_out(root)}" in err
+    assert "2026-11-21" not in err
+    assert "backfill: 1 succeeded, 0 failed" in err
