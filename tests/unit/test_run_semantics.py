@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,17 +32,17 @@ def _out(root: Path) -> Path:
     return root / "outputs" / f"business_date={D}"
 
 
+def _output_hashes(manifest: dict[str, Any]) -> dict[str, str]:
+    return {o["name"]: o["sha256"] for o in manifest["outputs"]}
+
+
 def test_rerun_is_idempotent_and_keeps_history(root: Path) -> None:
     assert _run(root) == 0
     first = json.loads((_out(root) / "manifest.json").read_text())
     assert _run(root) == 0
     second = json.loads((_out(root) / "manifest.json").read_text())
     assert first["run_id"] != second["run_id"]
-
-    def hashes(manifest: dict[str, object]) -> dict[str, str]:
-        return {o["name"]: o["sha256"] for o in manifest["outputs"]}  # type: ignore[attr-defined,index]
-
-    assert hashes(first) == hashes(second)
+    assert _output_hashes(first) == _output_hashes(second)
     history = list((root / "outputs" / "_history").rglob("*.json"))
     assert any(first["run_id"] in p.name for p in history)
     # Exactly one published set: the previous run's folder is gone.
@@ -115,11 +116,10 @@ def test_sharded_run_publishes_the_same_bytes_as_one_shard(tmp_path: Path) -> No
             main(["--quiet", "run", "--date", D, "--data-root", str(root), "--shards", shards]) == 0
         )
 
-    def hashes(root: Path) -> dict[str, str]:
-        manifest = json.loads((_out(root) / "manifest.json").read_text())
-        return {o["name"]: o["sha256"] for o in manifest["outputs"]}
+    def manifest(root: Path) -> dict[str, Any]:
+        return dict(json.loads((_out(root) / "manifest.json").read_text()))
 
-    assert hashes(one) == hashes(four)
+    assert _output_hashes(manifest(one)) == _output_hashes(manifest(four))
 
 
 def test_backfill_line_names_each_date_once(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
