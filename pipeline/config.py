@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import hashlib
 import itertools
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ SQL_DIR = REPO_ROOT / "sql"
 
 FUTURES_PRODUCTS = ("ZT", "Z3N", "ZF", "ZN", "TN", "TWE", "ZB", "UB", "SR3", "SR1", "ZQ")
 SECURITY_TYPES = ("BILL", "NOTE", "BOND", "TIPS", "FRN", "STRIPS")
+
+# SPEC §2.10: `reserve.daily_threshold` is optional; absent, it takes this default (§10.3).
+DEFAULT_DAILY_THRESHOLD = decimal.Decimal("500000000.00")
+# A decimal(20,2) amount holds at most 18 digits before the point (SPEC §7).
+_MONEY_LIMIT = decimal.Decimal(10) ** 18
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class ReserveParams:
     alternative_reduction_pct: dict[str, float]
     basic_reduction_pct: float
     pab_reduction_pct: float
+    daily_threshold: decimal.Decimal  # SPEC §10.3, whole cents
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,26 @@ class _Reader:
             bound = f"< {hi}" if hi_open else f"<= {hi}"
             self.problems.append(f"{where}.{key}: {number} is out of range (expected {bound})")
         return number
+
+    def money(self, node: Any, key: str, where: str, default: decimal.Decimal) -> decimal.Decimal:
+        """An optional non-negative amount in whole cents that fits decimal(20,2) (SPEC §7)."""
+        if not isinstance(node, dict) or key not in node:
+            return default
+        value = node[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problems.append(f"{where}.{key}: expected a number, found {value!r}")
+            return default
+        # str() of a YAML float is its shortest repr, so 500000000.5 stays exactly that.
+        amount = decimal.Decimal(str(value))
+        if not amount.is_finite() or amount < 0 or amount >= _MONEY_LIMIT:
+            self.problems.append(
+                f"{where}.{key}: {value!r} is out of range (expected 0 <= amount < 1e18)"
+            )
+            return default
+        if amount != amount.quantize(decimal.Decimal("0.01")):
+            self.problems.append(f"{where}.{key}: {value!r} has more than 2 decimal places")
+            return default
+        return amount.quantize(decimal.Decimal("0.01"))
 
     def choice(self, node: Any, key: str, where: str, options: tuple[str, ...]) -> str:
         value = self.get(node, key, where)
@@ -308,6 +335,7 @@ def load_params(path: Path) -> Params:
         alternative_reduction_pct=alt,
         basic_reduction_pct=r.number(rs, "basic_reduction_pct", ".reserve", lo=0, hi=100),
         pab_reduction_pct=r.number(rs, "pab_reduction_pct", ".reserve", lo=0, hi=100),
+        daily_threshold=r.money(rs, "daily_threshold", ".reserve", DEFAULT_DAILY_THRESHOLD),
     )
 
     if r.problems:

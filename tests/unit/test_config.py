@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,21 @@ def test_shipped_default_is_the_spec_block() -> None:
     assert p.cme.products["ZN"].scan_bp == 38 and p.cme.products["SR3"].intra_bp == 8
     assert [(s.a, s.b) for s in p.cme.inter_spreads][:2] == [("ZN", "TN"), ("ZT", "Z3N")]
     assert p.reserve.alternative_reduction_pct == {"WEEKLY": 3.0, "DAILY": 2.0}
+    assert p.reserve.daily_threshold == decimal.Decimal("500000000.00")
     assert len(p.sha256) == 64
+
+
+def test_daily_threshold_is_optional_and_exact(tmp_path: Path) -> None:
+    """SPEC §2.10: absent -> 500000000; given -> that amount to the cent, as a Decimal."""
+    doc = yaml.safe_load(DEFAULT.read_text())
+    del doc["reserve"]["daily_threshold"]
+    absent = tmp_path / "absent.yaml"
+    absent.write_text(yaml.safe_dump(doc))
+    assert load_params(absent).reserve.daily_threshold == decimal.Decimal("500000000")
+    given = _write(tmp_path / "given.yaml", reserve__daily_threshold=250000000.05)
+    threshold = load_params(given).reserve.daily_threshold
+    assert threshold == decimal.Decimal("250000000.05")
+    assert threshold.as_tuple().exponent == -2
 
 
 def test_tenor_columns_use_shortest_form() -> None:
@@ -51,6 +66,10 @@ def test_tenor_columns_use_shortest_form() -> None:
         ({"reserve__basic_reduction_pct": 101}, "basic_reduction_pct"),
         ({"ficc__floor_shock_bp": [20, 22]}, "floor_shock_bp"),
         ({"reserve__net_capital_method": "FANCY"}, "net_capital_method"),
+        ({"reserve__daily_threshold": -1}, "daily_threshold"),
+        ({"reserve__daily_threshold": 0.001}, "daily_threshold"),
+        ({"reserve__daily_threshold": "lots"}, "daily_threshold"),
+        ({"reserve__daily_threshold": 10**18}, "daily_threshold"),
         ({"cme__inter_spreads": [{"a": "ZN", "b": "XX", "credit": 0.5}]}, "inter_spreads"),
     ],
 )
