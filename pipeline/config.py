@@ -13,11 +13,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import ParameterError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_PARAMS_DIR = REPO_ROOT / "params"
-CONTRACTS_DIR = REPO_ROOT / "data_contracts"
-SQL_DIR = REPO_ROOT / "sql"
+from pipeline.resources import SHIPPED_PARAMS_DIR
 
 FUTURES_PRODUCTS = ("ZT", "Z3N", "ZF", "ZN", "TN", "TWE", "ZB", "UB", "SR3", "SR1", "ZQ")
 SECURITY_TYPES = ("BILL", "NOTE", "BOND", "TIPS", "FRN", "STRIPS")

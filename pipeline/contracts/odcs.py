@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 import yaml
 
-from pipeline.config import CONTRACTS_DIR, Params
+from pipeline.config import Params
 from pipeline.errors import InternalError
+from pipeline.resources import CONTRACTS_DIR
 
 Severity = Literal["error", "warning"]
 LOGICAL_TYPES = ("string", "date", "integer", "number", "boolean")

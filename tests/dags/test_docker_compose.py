@@ -86,3 +86,20 @@ def test_airflow_waits_for_healthy_backends_and_migration(compose: dict[str, Any
         assert deps["redis"]["condition"] == "service_healthy", name
         assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
     assert services["airflow-init"]["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
+
+
+def test_the_image_installs_the_wheel_not_the_checkout(compose: dict[str, Any]) -> None:
+    """The running image holds the built wheel only (issue 11): no source folders, no `-e`."""
+    dockerfile = compose["x-airflow-common"]["build"]["dockerfile_inline"]
+    stages = dockerfile.split("\nFROM ")
+    assert len(stages) == 2, "a wheel-building stage, then the runtime image"
+    build, runtime = stages
+    assert "pip wheel" in build and "--no-deps" in build
+    assert "COPY --from=wheel" in runtime
+    install = [ln for ln in runtime.splitlines() if "pip install" in ln]
+    assert len(install) == 1 and ".whl" in install[0] and " -e " not in install[0], install
+    assert "constraints.txt" in install[0]
+    for folder in ("pipeline", "params", "data_contracts", "sql"):
+        assert f" {folder} " not in runtime and f" {folder}\n" not in runtime, folder
+    ignored = (COMPOSE.parent / ".dockerignore").read_text().split()
+    assert {".venv/", "data/", ".git/"} <= set(ignored)

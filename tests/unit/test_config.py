@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import SHIPPED_PARAMS_DIR, load_params, select_params, tenor_column
+from pipeline.config import load_params, select_params, tenor_column
 from pipeline.errors import ParameterError
+from pipeline.resources import SHIPPED_PARAMS_DIR
 
 DEFAULT = SHIPPED_PARAMS_DIR / "margin_params.yaml"
 
