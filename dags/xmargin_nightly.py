@@ -20,8 +20,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, Param, PokeReturnValue, dag, task
 
-# These lists must equal pipeline.run.PUBLISHED_TABLES and pipeline.inputs (a test holds them
-# together); not imported from there because pipeline.run loads Polars and parsing must stay light.
+# These lists must equal pipeline.outputs.PUBLISHED_NAMES and pipeline.inputs (a test holds them
+# together); not imported from there because the registry loads Polars and parsing must stay light.
 OUTPUT_TABLES = (
     "margin_by_account",
     "margin_calls",

@@ -39,6 +39,11 @@ INPUT_NAMES: tuple[str, ...] = tuple(spec.name for spec in INPUTS)
 INPUTS_BY_NAME: dict[str, InputSpec] = {spec.name: spec for spec in INPUTS}
 
 
+def staged_path(staged_dir: Path, name: str) -> Path:
+    """`work/.../staged/<input>.parquet`: the typed, validated copy of one input (SPEC §3)."""
+    return staged_dir / f"{INPUTS_BY_NAME[name].name}.parquet"
+
+
 def inbox_dir(data_root: Path, business_date: dt.date) -> Path:
     """`inbox/YYYYMMDD/` under the data root (SPEC §2)."""
     return data_root / "inbox" / f"{business_date:%Y%m%d}"

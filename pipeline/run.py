@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from pipeline import outputs
 from pipeline.calendar import business_days, is_business_day
 from pipeline.config import select_params
 from pipeline.context import RunContext
 from pipeline.errors import InternalError, InvocationError, NonBusinessDateError, XmarginError
-from pipeline.inputs import INPUTS, require_inputs
+from pipeline.inputs import INPUTS, require_inputs, staged_path
 
 if TYPE_CHECKING:
     from pipeline.contracts import ValidationOutcome
@@ -26,18 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("xmargin.run")
 
 ProgressFn = Callable[[str, dict[str, Any]], None]
-
-MARGIN_TABLES = ("margin_by_account", "margin_calls", "exceptions_margin", "dv01_by_tenor")
-RESERVE_TABLES = ("reserve_computation", "xm_segregation", "xm_segregation_summary")
-PUBLISHED_TABLES = (
-    "margin_by_account",
-    "margin_calls",
-    "reserve_computation",
-    "xm_segregation",
-    "xm_segregation_summary",
-    "exceptions",
-    "dv01_by_tenor",
-)
 
 
 @dataclass
@@ -69,19 +58,26 @@ class RunResult:
         }
 
 
-def _results_dir(ctx: RunContext) -> Path:
-    return ctx.work_dir / "results"
-
-
-def _shard_path(ctx: RunContext, shard: int, n_shards: int) -> Path:
-    return ctx.work_dir / "margin" / f"shard-{shard}-of-{n_shards}.parquet"
-
-
-def _write(frame: pl.DataFrame, dest: Path) -> None:
+def _write(table: outputs.Table, frame: pl.DataFrame, dest: Path) -> Path:
+    """Write one work table at `dest`, refusing columns other than the registry's."""
     from pipeline.ingest.staging import write_parquet_atomic
 
+    if tuple(frame.columns) != table.schema.names:
+        raise InternalError(
+            f"{table.name}: found columns {frame.columns}, expected {list(table.schema.names)}"
+            " (pipeline.outputs)"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(frame, dest)
+    return dest
+
+
+def _save(ctx: RunContext, table: outputs.Table, frame: pl.DataFrame) -> Path:
+    return _write(table, frame, table.work_path(ctx.work_dir))
+
+
+def _load(ctx: RunContext, table: outputs.Table) -> pl.DataFrame:
+    return pl.read_parquet(table.work_path(ctx.work_dir))
 
 
 def check_business_date(
@@ -151,51 +147,47 @@ def margin_shard(ctx: RunContext, shard: int, n_shards: int) -> Path:
 
     inputs = MarginInputs.from_staged(ctx.staged_dir)
     frame = compute_account_margin(inputs, ctx.params, ctx.business_date, shard, n_shards)
-    dest = _shard_path(ctx, shard, n_shards)
-    _write(frame, dest)
-    return dest
+    table = outputs.ACCOUNT_MARGIN
+    return _write(table, frame, table.shard_path(ctx.work_dir, shard, n_shards))
 
 
 def reduce_margin(ctx: RunContext, n_shards: int) -> Path:
     """Join the shards, then calls, exceptions and the DV01 profile (SPEC §5.4)."""
     from pipeline.margin import MarginInputs, dv01_by_tenor, finalize_margin
 
-    paths = [_shard_path(ctx, k, n_shards) for k in range(n_shards)]
+    paths = [outputs.ACCOUNT_MARGIN.shard_path(ctx.work_dir, k, n_shards) for k in range(n_shards)]
     absent = [p.name for p in paths if not p.is_file()]
     if absent:
         raise InternalError(f"margin shards missing for run {ctx.run_id}: {', '.join(absent)}")
     account_margin = pl.concat([pl.read_parquet(p) for p in paths], how="vertical")
     inputs = MarginInputs.from_staged(ctx.staged_dir)
     results = finalize_margin(account_margin, inputs, ctx.params, ctx.business_date)
-    out = _results_dir(ctx)
-    _write(results.margin_by_account, out / "margin_by_account.parquet")
-    _write(results.margin_calls, out / "margin_calls.parquet")
-    _write(results.exceptions, out / "exceptions_margin.parquet")
-    _write(dv01_by_tenor(inputs, ctx.params, ctx.business_date), out / "dv01_by_tenor.parquet")
-    return out
+    _save(ctx, outputs.MARGIN_BY_ACCOUNT, results.margin_by_account)
+    _save(ctx, outputs.MARGIN_CALLS, results.margin_calls)
+    _save(ctx, outputs.EXCEPTIONS_MARGIN, results.exceptions)
+    dv01 = dv01_by_tenor(inputs, ctx.params, ctx.business_date)
+    return _save(ctx, outputs.DV01_BY_TENOR, dv01).parent
 
 
 def reserve_stage(ctx: RunContext) -> Path:
     """Exhibit A for CUSTOMER and PAB and the 4d segregation schedule (SPEC §6)."""
     from pipeline.reserve import compute_reserve, compute_segregation
 
-    out = _results_dir(ctx)
-    margin = pl.read_parquet(out / "margin_by_account.parquet")
-    staged = ctx.staged_dir
-    balances = pl.read_parquet(staged / "balances.parquet")
-    items = pl.read_parquet(staged / "reserve_items.parquet")
-    bank = pl.read_parquet(staged / "reserve_bank.parquet")
+    margin = _load(ctx, outputs.MARGIN_BY_ACCOUNT)
+    balances, items, bank = (
+        pl.read_parquet(staged_path(ctx.staged_dir, name))
+        for name in ("balances", "reserve_items", "reserve_bank")
+    )
     reserve = compute_reserve(margin, balances, items, bank, ctx.params, ctx.business_date)
     detail, summary = compute_segregation(margin, bank, ctx.business_date)
-    _write(reserve, out / "reserve_computation.parquet")
-    _write(detail, out / "xm_segregation.parquet")
-    _write(summary, out / "xm_segregation_summary.parquet")
-    return out
+    _save(ctx, outputs.RESERVE_COMPUTATION, reserve)
+    _save(ctx, outputs.XM_SEGREGATION, detail)
+    return _save(ctx, outputs.XM_SEGREGATION_SUMMARY, summary).parent
 
 
 def _exceptions(ctx: RunContext, validation: ValidationOutcome) -> pl.DataFrame:
     """What operations must look at (SPEC §7.6): margin exceptions plus validation warnings."""
-    margin_exc = pl.read_parquet(_results_dir(ctx) / "exceptions_margin.parquet")
+    margin_exc = _load(ctx, outputs.EXCEPTIONS_MARGIN)
     warnings = validation.warnings_frame()
     frames = [margin_exc.select("business_date", "kind", "account_id", "detail")]
     if warnings.height:
@@ -205,13 +197,13 @@ def _exceptions(ctx: RunContext, validation: ValidationOutcome) -> pl.DataFrame:
 
 def control_totals(ctx: RunContext, tables: dict[str, pl.DataFrame]) -> dict[str, Any]:
     """Figures that reconcile the run with its inputs (SPEC §7.5), from unrounded values."""
-    ficc = pl.scan_parquet(ctx.staged_dir / "ficc_positions.parquet")
+    ficc = pl.scan_parquet(staged_path(ctx.staged_dir, "ficc_positions"))
     netted = ficc.group_by("account_id", "cusip").agg(pl.col("par_amount").sum().alias("net"))
     par = netted.select(
         pl.col("net").sum().alias("net_par"), pl.col("net").abs().sum().alias("gross_par")
     ).collect()
     cme = (
-        pl.scan_parquet(ctx.staged_dir / "cme_positions.parquet")
+        pl.scan_parquet(staged_path(ctx.staged_dir, "cme_positions"))
         .select((pl.col("long_qty") - pl.col("short_qty")).sum().alias("net_qty"))
         .collect()
     )
@@ -240,13 +232,11 @@ def _publish(ctx: RunContext, validation: ValidationOutcome) -> Path:
     from pipeline.publish import publish
     from pipeline.reports import render_report
 
-    out = _results_dir(ctx)
-    tables: dict[str, pl.DataFrame] = {}
-    for name in PUBLISHED_TABLES:
-        if name == "exceptions":
-            tables[name] = _exceptions(ctx, validation)
-        else:
-            tables[name] = pl.read_parquet(out / f"{name}.parquet")
+    # Every published table is in the work folder but `exceptions`, which publish assembles.
+    tables = {
+        t.name: _exceptions(ctx, validation) if t is outputs.EXCEPTIONS else _load(ctx, t)
+        for t in outputs.PUBLISHED
+    }
     totals = control_totals(ctx, tables)
 
     def finish_folder(staging: Path) -> None:
@@ -305,7 +295,7 @@ def run_date(
                     margin_shard(ctx, shard, n_shards)
                 reduce_margin(ctx, n_shards)
                 d["accounts"] = (
-                    pl.scan_parquet(_results_dir(ctx) / "margin_by_account.parquet")
+                    pl.scan_parquet(outputs.MARGIN_BY_ACCOUNT.work_path(ctx.work_dir))
                     .select(pl.len())
                     .collect()
                     .item()

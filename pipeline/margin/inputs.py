@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InternalError
+from pipeline.inputs import staged_path
 
 # The staged inputs margin needs; the reserve inputs are read by pipeline.reserve itself.
 MARGIN_INPUTS = (
@@ -36,13 +37,13 @@ class MarginInputs:
     @classmethod
     def from_staged(cls, staged_dir: Path) -> MarginInputs:
         """Scan `staged_dir/<input>.parquet` written by pipeline.contracts (SPEC §3)."""
-        missing = [n for n in MARGIN_INPUTS if not (staged_dir / f"{n}.parquet").is_file()]
+        missing = [n for n in MARGIN_INPUTS if not staged_path(staged_dir, n).is_file()]
         if missing:
             raise InternalError(
                 f"{staged_dir}: staged input(s) {', '.join(missing)} not found; expected one "
                 "<input>.parquet per validated file before the margin stage"
             )
-        frames = {n: pl.scan_parquet(staged_dir / f"{n}.parquet") for n in MARGIN_INPUTS}
+        frames = {n: pl.scan_parquet(staged_path(staged_dir, n)) for n in MARGIN_INPUTS}
         return cls(**frames)
 
     @classmethod

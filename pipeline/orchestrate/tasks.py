@@ -253,6 +253,7 @@ def publish(
     assets: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Publish D atomically under its lock (SPEC §7, §8) and describe it on the output Assets."""
+    from pipeline.outputs import TABLES_BY_NAME
     from pipeline.run import publish_stage
 
     ctx = load(ref)
@@ -267,7 +268,7 @@ def publish(
         for table, asset in assets.items():
             outlet_events[asset].extra = {
                 **described,
-                "path": str(ctx.output_dir / f"{table}.parquet"),
+                "path": str(ctx.output_dir / TABLES_BY_NAME[table].filename),
             }
     return described
 

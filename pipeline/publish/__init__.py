@@ -3,15 +3,10 @@
 from pipeline.publish.lock import DateLock, lock_path
 from pipeline.publish.publisher import history_dir, publish, runs_dir
 from pipeline.publish.rounding import cents_array, decimal_array, round_cents
-from pipeline.publish.schemas import OUTPUT_SCHEMAS, PASSTHROUGH_TABLES, Kind, TableSchema
 from pipeline.publish.tables import round_money, write_table
 
 __all__ = [
-    "OUTPUT_SCHEMAS",
-    "PASSTHROUGH_TABLES",
     "DateLock",
-    "Kind",
-    "TableSchema",
     "cents_array",
     "decimal_array",
     "history_dir",

@@ -16,7 +16,7 @@ import pipeline
 from pipeline.context import RunContext
 from pipeline.errors import InternalError
 from pipeline.ingest.staging import fsync_path
-from pipeline.publish.schemas import OUTPUT_SCHEMAS, PASSTHROUGH_TABLES, REQUIRED_TABLES
+from pipeline.outputs import PUBLISHED_NAMES
 from pipeline.publish.tables import write_table
 
 SUCCESS = "_SUCCESS"
@@ -33,15 +33,14 @@ def history_dir(outputs_root: Path, business_date: dt.date) -> Path:
     return outputs_root / "_history" / f"business_date={business_date.isoformat()}"
 
 
-def _check_tables(tables: Mapping[str, pl.DataFrame]) -> list[str]:
-    missing = [t for t in REQUIRED_TABLES if t not in tables]
-    unknown = [t for t in tables if t not in OUTPUT_SCHEMAS and t not in PASSTHROUGH_TABLES]
+def _check_tables(tables: Mapping[str, pl.DataFrame]) -> None:
+    missing = [t for t in PUBLISHED_NAMES if t not in tables]
+    unknown = [t for t in tables if t not in PUBLISHED_NAMES]
     if missing or unknown:
         raise InternalError(
             f"publish: tables missing {missing}, unknown {unknown}; expected"
-            f" {list(REQUIRED_TABLES)} plus optionally {sorted(PASSTHROUGH_TABLES)}"
+            f" {list(PUBLISHED_NAMES)} (pipeline.outputs)"
         )
-    return [*REQUIRED_TABLES, *sorted(t for t in tables if t in PASSTHROUGH_TABLES)]
 
 
 def _current_target(link: Path) -> Path | None:
@@ -115,7 +114,7 @@ def publish(
     The caller holds the date lock. A failure at any point leaves the previously published set
     (or none) untouched: `business_date=D` only ever points at a folder that ends with `_SUCCESS`.
     """
-    names = _check_tables(tables)
+    _check_tables(tables)
     outputs = ctx.outputs_root
     link = ctx.output_dir
     runs = runs_dir(outputs, ctx.business_date)
@@ -124,7 +123,7 @@ def publish(
     staging = _staging_folder(runs, ctx.run_id, _current_target(link))
     staging.mkdir()
     try:
-        described = [write_table(tables[name], name, staging) for name in names]
+        described = [write_table(tables[name], name, staging) for name in PUBLISHED_NAMES]
         manifest = {
             "run_id": ctx.run_id,
             "business_date": ctx.business_date.isoformat(),

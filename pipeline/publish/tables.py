@@ -9,13 +9,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.calendar import NEW_YORK
 from pipeline.errors import InternalError
 from pipeline.ingest.staging import commit_temp, sha256_file, temp_path
+from pipeline.outputs import NY_ZONE, PUBLISHED_NAMES, TABLES_BY_NAME, Kind, Table, TableSchema
 from pipeline.publish.rounding import MONEY_TYPE, decimal_array
-from pipeline.publish.schemas import OUTPUT_SCHEMAS, PASSTHROUGH_TABLES, Kind, TableSchema
 
-NY_ZONE = str(NEW_YORK)
 _ARROW_TYPES: dict[Kind, pa.DataType] = {
     Kind.MONEY: MONEY_TYPE,
     Kind.INT: pa.int64(),
@@ -61,16 +59,8 @@ def _typed(series: pl.Series, kind: Kind, table: str) -> pl.Series:
         if dtype.time_zone is None:
             series = series.dt.replace_time_zone(NY_ZONE)
         return series.dt.convert_time_zone(NY_ZONE).dt.cast_time_unit("us")
-    target: dict[Kind, pl.DataType] = {
-        Kind.MONEY: pl.Float64(),
-        Kind.INT: pl.Int64(),
-        Kind.FLOAT: pl.Float64(),
-        Kind.BOOL: pl.Boolean(),
-        Kind.DATE: pl.Date(),
-        Kind.STRING: pl.Utf8(),
-    }
     try:
-        return series.cast(target[kind], strict=True)
+        return series.cast(kind.polars, strict=True)
     except pl.exceptions.PolarsError as exc:
         raise InternalError(
             f"{table}.{name}: found {series.dtype}, expected values castable to {kind.value}"
@@ -86,22 +76,18 @@ def _plain_arrow(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     return array
 
 
+def _published(table: str) -> Table:
+    spec = TABLES_BY_NAME.get(table)
+    if spec is None or not spec.published:
+        raise InternalError(
+            f"unknown output table {table!r}; expected one of {list(PUBLISHED_NAMES)}"
+        )
+    return spec
+
+
 def round_money(frame: pl.DataFrame, table: str) -> pa.Table:
     """The table as published: exact columns in order, sorted, money as decimal(20,2) cents."""
-    if table in PASSTHROUGH_TABLES:
-        # Rows in a canonical order, so reruns hash alike whatever order the producer used.
-        keys = [c for c, t in frame.schema.items() if not t.is_nested()]
-        if keys and frame.height:
-            frame = frame.sort(keys, nulls_last=True, maintain_order=True)
-        arrow = frame.to_arrow()
-        columns = [_plain_arrow(c) for c in arrow.columns]
-        return pa.Table.from_arrays(columns, names=arrow.column_names)
-    try:
-        schema = OUTPUT_SCHEMAS[table]
-    except KeyError:
-        raise InternalError(
-            f"unknown output table {table!r}; expected one of {sorted(OUTPUT_SCHEMAS)}"
-        ) from None
+    schema = _published(table).schema
     missing = [c for c in schema.names if c not in frame.columns]
     extra = [c for c in frame.columns if c not in schema.names]
     if missing or extra:
@@ -124,7 +110,7 @@ def round_money(frame: pl.DataFrame, table: str) -> pa.Table:
 def write_table(frame: pl.DataFrame, table: str, dest_dir: Path) -> dict[str, Any]:
     """Write `<table>.parquet` (same data -> same bytes) and describe it for the manifest."""
     arrow = round_money(frame, table)
-    dest = dest_dir / f"{table}.parquet"
+    dest = dest_dir / _published(table).filename
     tmp = temp_path(dest)
     # Fixed writer settings and no wall-clock metadata make the bytes a function of the data.
     pq.write_table(

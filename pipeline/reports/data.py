@@ -15,17 +15,17 @@ from typing import Any
 
 import polars as pl
 
+from pipeline import outputs
 from pipeline.errors import InternalError, MissingInputError
 
+# The published tables the page reads; a folder without dv01_by_tenor renders with a note.
 REQUIRED = (
-    "margin_by_account",
-    "margin_calls",
-    "reserve_computation",
-    "xm_segregation_summary",
-    "exceptions",
+    outputs.MARGIN_BY_ACCOUNT,
+    outputs.MARGIN_CALLS,
+    outputs.RESERVE_COMPUTATION,
+    outputs.XM_SEGREGATION_SUMMARY,
+    outputs.EXCEPTIONS,
 )
-OPTIONAL = ("xm_segregation", "dv01_by_tenor")
-BOOKS = ("CUSTOMER", "PAB")
 SCATTER_POINTS = 3000
 TOP_ACCOUNTS = 20
 MAX_TABLE_ROWS = 200
@@ -90,8 +90,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
 
 
-def _read(folder: Path, name: str) -> pl.DataFrame:
-    return pl.read_parquet(folder / f"{name}.parquet")
+def _read(folder: Path, table: outputs.Table) -> pl.DataFrame:
+    return pl.read_parquet(folder / table.filename)
 
 
 def _dec(value: object) -> Decimal:
@@ -205,19 +205,16 @@ def _manifest(folder: Path, notes: list[str]) -> dict[str, Any] | None:
 
 def load_report_data(folder: Path) -> ReportData:
     """Read a published (or staging) folder and reduce it to what the page shows (SPEC §7.7)."""
-    missing = [f"{n}.parquet" for n in REQUIRED if not (folder / f"{n}.parquet").is_file()]
+    missing = [t.filename for t in REQUIRED if not (folder / t.filename).is_file()]
     if missing:
         raise MissingInputError(folder, missing)
     notes: list[str] = []
     manifest = _manifest(folder, notes)
-    margin = _read(folder, "margin_by_account")
-    calls = _read(folder, "margin_calls")
-    reserve = _read(folder, "reserve_computation")
-    summary = _read(folder, "xm_segregation_summary")
-    exceptions = _read(folder, "exceptions")
-    dv01 = _read(folder, "dv01_by_tenor") if (folder / "dv01_by_tenor.parquet").is_file() else None
+    margin, calls, reserve, summary, exceptions = (_read(folder, t) for t in REQUIRED)
+    has_dv01 = (folder / outputs.DV01_BY_TENOR.filename).is_file()
+    dv01 = _read(folder, outputs.DV01_BY_TENOR) if has_dv01 else None
     if dv01 is None:
-        notes.append("dv01_by_tenor.parquet is absent: the DV01 profile is not shown.")
+        notes.append(f"{outputs.DV01_BY_TENOR.filename} is absent: the DV01 profile is not shown.")
 
     if manifest and manifest.get("business_date"):
         business_date = str(manifest["business_date"])

@@ -18,7 +18,6 @@ import polars as pl
 from pipeline.ingest.staging import write_text_atomic
 from pipeline.reports import svg
 from pipeline.reports.data import (
-    BOOKS,
     MAX_TABLE_ROWS,
     SAVINGS_DEFINITION,
     TOP_ACCOUNTS,
@@ -27,6 +26,7 @@ from pipeline.reports.data import (
     load_report_data,
 )
 from pipeline.reports.fmt import count, esc, iso, money, percent, ratio, whole_dollars
+from pipeline.reserve.exhibit_a import BOOKS
 
 CSS = """
 :root { --ink:#1a202c; --muted:#4a5568; --line:#e2e8f0; --bad:#c53030; --ok:#2f855a; }

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.run import PUBLISHED_TABLES
+from pipeline.outputs import PUBLISHED_NAMES
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE.parent / "golden" / "01_xm_basis_cap"
@@ -77,7 +77,7 @@ def test_golden_inbox_through_airflow_equals_xmargin_run(
     ours = dag_root / "outputs" / f"business_date={D}"
     theirs = cli_root / "outputs" / f"business_date={D}"
     assert (ours / "_SUCCESS").is_file() and (ours / "report.html").is_file()
-    for table in PUBLISHED_TABLES:
+    for table in PUBLISHED_NAMES:
         got = pl.read_parquet(ours / f"{table}.parquet")
         want = pl.read_parquet(theirs / f"{table}.parquet")
         assert got.schema == want.schema, table
@@ -86,7 +86,7 @@ def test_golden_inbox_through_airflow_equals_xmargin_run(
     assert manifest["run_id"] == xmargin_run_id(str(result["run_id"]))
     # Same tables, same bytes: the output hashes of the two manifests agree.
     cli_manifest = json.loads((theirs / "manifest.json").read_text())
-    assert set(PUBLISHED_TABLES) <= set(_hashes(manifest))
+    assert set(PUBLISHED_NAMES) <= set(_hashes(manifest))
     assert _hashes(manifest) == _hashes(cli_manifest)
     # The work folder is scratch: cleaned once the outputs are published.
     assert not any((dag_root / "work").rglob("*.parquet"))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline.inputs import INPUT_NAMES
-from pipeline.run import PUBLISHED_TABLES
+from pipeline.outputs import PUBLISHED_NAMES
 
 HEAVY = ("polars", "duckdb", "great_expectations", "pyarrow")
 
@@ -135,7 +135,7 @@ def test_validation_maps_over_every_input_masters_first(af: Any) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (*module.MASTER_INPUTS, *module.OTHER_INPUTS) == INPUT_NAMES
-    assert tuple(module.OUTPUT_TABLES) == PUBLISHED_TABLES
+    assert tuple(module.OUTPUT_TABLES) == PUBLISHED_NAMES
 
 
 def test_sensor_reschedules_and_runs_are_scheduled_on_sifma_days(dag: Any) -> None:
@@ -150,7 +150,7 @@ def test_sensor_reschedules_and_runs_are_scheduled_on_sifma_days(dag: Any) -> No
 
 def test_publish_emits_an_asset_per_output_table(dag: Any) -> None:
     names = sorted(a.name for a in dag.get_task("publish").outlets)
-    assert names == sorted(f"xmargin.{t}" for t in PUBLISHED_TABLES)
+    assert names == sorted(f"xmargin.{t}" for t in PUBLISHED_NAMES)
 
 
 def test_tasks_retry_and_alert_on_failure(dag: Any) -> None:

@@ -20,7 +20,7 @@ import polars as pl
 import psutil
 import pytest
 
-from pipeline.run import PUBLISHED_TABLES
+from pipeline.outputs import PUBLISHED_NAMES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -62,7 +62,7 @@ def _assert_same_outputs(ours_root: Path, ref_root: Path, day: str) -> None:
     ours = ours_root / "outputs" / f"business_date={day}"
     theirs = ref_root / "outputs" / f"business_date={day}"
     assert (ours / "_SUCCESS").is_file(), f"no published outputs for {day}"
-    for table in PUBLISHED_TABLES:
+    for table in PUBLISHED_NAMES:
         got = pl.read_parquet(ours / f"{table}.parquet")
         want = pl.read_parquet(theirs / f"{table}.parquet")
         assert got.height > 0 or table in ("margin_calls", "exceptions"), table
@@ -109,7 +109,7 @@ def test_triggered_run_on_two_workers_equals_xmargin_run(cluster: Any, tmp_path:
     # publish emitted one Asset event per output table, describing the date it published.
     events = cluster.api("GET", f"/api/v2/assets/events?source_run_id={run_id}&limit=50")
     by_uri = {e["uri"]: e["extra"] for e in events["asset_events"]}
-    assert set(by_uri) == {f"x-xmargin://outputs/{t}" for t in PUBLISHED_TABLES}
+    assert set(by_uri) == {f"x-xmargin://outputs/{t}" for t in PUBLISHED_NAMES}
     for uri, extra in by_uri.items():
         assert extra["business_date"] == day, uri
         assert extra["path"].endswith(f"business_date={day}/{uri.rsplit('/', 1)[1]}.parquet")

@@ -18,7 +18,7 @@ D = dt.date(2026, 11, 20)
 
 
 def make_tables(equity_xm1: float = 77000.0) -> dict[str, pl.DataFrame]:
-    """All six SPEC §7 tables for two accounts, unrounded float64 money, rows out of order."""
+    """Every published table for two accounts, unrounded float64 money, rows out of order."""
     money = [
         "ficc_regular_im",
         "cme_regular_im",
@@ -102,6 +102,16 @@ def make_tables(equity_xm1: float = 77000.0) -> dict[str, pl.DataFrame]:
             "detail": ["opted in", "extra column", "below min_call_amount"],
         }
     )
+    dv01 = pl.DataFrame(
+        {
+            "business_date": [D, D],
+            "tenor_years": [30.0, 0.25],
+            "ficc_net_dv01": [-2.25, 1.5],
+            "cme_net_dv01": [0.0, -0.5],
+            "net_dv01": [-2.25, 1.0],
+            "gross_dv01": [2.25, 2.0],
+        }
+    )
     return {
         "margin_by_account": margin,
         "margin_calls": calls,
@@ -109,6 +119,7 @@ def make_tables(equity_xm1: float = 77000.0) -> dict[str, pl.DataFrame]:
         "xm_segregation": seg,
         "xm_segregation_summary": summary,
         "exceptions": exceptions,
+        "dv01_by_tenor": dv01,
     }
 
 

@@ -17,7 +17,8 @@ import pytest
 
 import pipeline
 from pipeline.context import RunContext
-from pipeline.errors import ConcurrentRunError
+from pipeline.errors import ConcurrentRunError, InternalError
+from pipeline.outputs import DV01_BY_TENOR, PUBLISHED_NAMES
 from pipeline.publish import DateLock, history_dir, publish, runs_dir
 from pipeline.publish import publisher as publisher_module
 
@@ -62,6 +63,7 @@ def test_publish_writes_a_complete_set_behind_a_relative_symlink(
         "xm_segregation.parquet",
         "xm_segregation_summary.parquet",
         "exceptions.parquet",
+        "dv01_by_tenor.parquet",
         "manifest.json",
         "report.html",
         "_SUCCESS",
@@ -229,29 +231,38 @@ def test_legacy_real_folder_is_moved_aside_with_its_manifest_kept(
     assert [p.name for p in runs_dir(ctx.outputs_root, ctx.business_date).iterdir()] == ["run-2"]
 
 
+@pytest.mark.parametrize("missing", PUBLISHED_NAMES)
 def test_missing_table_is_refused_before_anything_is_written(
-    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx, missing: str
 ) -> None:
     ctx = build_ctx(tmp_path, "run-1")
     tables = build_tables()
-    del tables["margin_calls"]
-    with pytest.raises(Exception, match="margin_calls"):
+    del tables[missing]
+    with pytest.raises(InternalError, match=rf"missing \['{missing}'\]"):
         publish(ctx, tables, INPUTS, TOTALS)
     assert not ctx.output_dir.exists()
 
 
-def test_optional_dv01_table_is_published_as_given(
+def test_unknown_table_is_refused(tmp_path: Path, build_tables: Tables, build_ctx: Ctx) -> None:
+    ctx = build_ctx(tmp_path, "run-1")
+    tables = {**build_tables(), "exceptions_margin": build_tables()["exceptions"]}
+    with pytest.raises(InternalError, match=r"unknown \['exceptions_margin'\]"):
+        publish(ctx, tables, INPUTS, TOTALS)
+    assert not ctx.output_dir.exists()
+
+
+def test_dv01_table_is_published_in_tenor_order(
     tmp_path: Path, build_tables: Tables, build_ctx: Ctx
 ) -> None:
     ctx = build_ctx(tmp_path, "run-1")
     tables = build_tables()
-    dv01 = pl.DataFrame({"tenor": [30.0, 0.25], "dv01": [-2.25, 1.5]})
-    tables["dv01_by_tenor"] = dv01
+    dv01 = tables["dv01_by_tenor"]
     publish(ctx, tables, INPUTS, TOTALS)
     back = pl.read_parquet(ctx.output_dir / "dv01_by_tenor.parquet")
     assert back.equals(dv01.reverse())
+    assert back.columns == list(DV01_BY_TENOR.schema.names)
     manifest = json.loads((ctx.output_dir / "manifest.json").read_text())
-    assert "dv01_by_tenor" in {o["name"] for o in manifest["outputs"]}
+    assert [o["name"] for o in manifest["outputs"]] == list(PUBLISHED_NAMES)
 
 
 # ---- the date lock -----------------------------------------------------------------------------

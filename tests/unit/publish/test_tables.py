@@ -12,16 +12,18 @@ import pyarrow as pa
 import pytest
 
 from pipeline.errors import InternalError
-from pipeline.publish import OUTPUT_SCHEMAS, round_money, write_table
+from pipeline.outputs import DV01_BY_TENOR, PUBLISHED, TABLES_BY_NAME
+from pipeline.publish import round_money, write_table
 from pipeline.reserve import LINES
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 
 
-@pytest.mark.parametrize("table", sorted(OUTPUT_SCHEMAS))
+# Every published table has a hand-worked golden CSV except the DV01 profile.
+@pytest.mark.parametrize("table", sorted(t.name for t in PUBLISHED if t is not DV01_BY_TENOR))
 def test_columns_match_the_golden_headers(table: str) -> None:
     header = (GOLDEN / "01_xm_basis_cap" / "expected" / f"{table}.csv").read_text().splitlines()[0]
-    assert list(OUTPUT_SCHEMAS[table].names) == header.split(",")
+    assert list(TABLES_BY_NAME[table].schema.names) == header.split(",")
 
 
 def test_margin_by_account_types_order_and_cents(tables: dict[str, pl.DataFrame]) -> None:

@@ -219,7 +219,7 @@ def _golden_folder(case: str, dest: Path) -> Path:
 
 
 def _typed(frame: pl.DataFrame, table: str) -> pl.DataFrame:
-    from pipeline.publish.schemas import OUTPUT_SCHEMAS, Kind
+    from pipeline.outputs import TABLES_BY_NAME, Kind
 
     casts = {
         Kind.MONEY: pl.Float64,
@@ -230,7 +230,7 @@ def _typed(frame: pl.DataFrame, table: str) -> pl.DataFrame:
         Kind.STRING: pl.Utf8,
     }
     out = []
-    for name, kind in OUTPUT_SCHEMAS[table].columns:
+    for name, kind in TABLES_BY_NAME[table].schema.columns:
         col = frame[name] if name in frame.columns else pl.Series(name, [], pl.Utf8)
         if kind is Kind.BOOL and col.dtype == pl.Utf8:
             col = col == "true"
