@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -24,6 +24,10 @@ class NonBusinessDateError(InvocationError):
 
 class ParameterError(InvocationError):
     """A malformed or out-of-range parameter file (SPEC §2.10, exit 2)."""
+
+
+class DataRootError(InvocationError):
+    """The data root is absent or not a folder (SPEC §8, exit 2): nothing of D can be found."""
 
 
 class ConcurrentRunError(InvocationError):
@@ -50,6 +54,24 @@ class ValidationRejected(XmarginError):
     def __init__(self, message: str, quarantine_dir: Path | None = None) -> None:
         self.quarantine_dir = quarantine_dir
         super().__init__(message)
+
+
+class UnusableInputError(ValidationRejected):
+    """Input entries present but not usable as files: a link leading out of the data root, a
+    directory, a FIFO, a device, a file that cannot be read (SPEC §8, exit 1).
+
+    Refused at the presence check, before anything is read: there is nothing to quarantine.
+    `problems` maps each file name to what it is.
+    """
+
+    def __init__(self, inbox: Path, problems: Mapping[str, str]) -> None:
+        self.inbox = inbox
+        self.problems = dict(problems)
+        detail = "\n".join(f"{name} {why}" for name, why in self.problems.items())
+        super().__init__(
+            f"unusable input file(s) in {inbox}: {', '.join(self.problems)}; expected regular,"
+            f" readable files inside the data root\n{detail}"
+        )
 
 
 class InternalError(XmarginError):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline.errors import MissingInputError
+from pipeline.errors import DataRootError, MissingInputError, UnusableInputError
 
 
 @dataclass(frozen=True)
@@ -55,16 +57,96 @@ def input_paths(data_root: Path, business_date: dt.date) -> dict[str, Path]:
     return {spec.name: folder / spec.filename(business_date) for spec in INPUTS}
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str | None:
+    """What a non-regular file is, for the refusal; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def check_data_root(data_root: Path) -> None:
+    """A data root that is absent or not a folder is a bad invocation (SPEC §8, exit 2)."""
+    if data_root.is_dir():
+        return
+    what = "it is not a folder" if data_root.exists() else "no such folder"
+    raise DataRootError(
+        f"data root {data_root} is missing ({what}); expected a folder holding inbox/ "
+        "(give --data-root or set XMARGIN_DATA_ROOT)"
+    )
+
+
+def unusable_reason(path: Path, data_root: Path) -> str | None:
+    """Why the input entry `path` cannot be read as an input, or None if it can (SPEC §2, §8).
+
+    An input is a regular, readable file whose real path lies inside the data root. The entry is
+    examined with lstat/realpath and never opened unless it is a regular file, so a FIFO cannot
+    block the run and a link cannot smuggle another file's bytes into the manifest or quarantine.
+    A missing entry is not this function's business (see `missing_inputs`).
+    """
+    info = os.lstat(path)
+    real = Path(os.path.realpath(path))
+    root = Path(os.path.realpath(data_root))
+    link = ""
+    if stat.S_ISLNK(info.st_mode):
+        link = f"is a symbolic link to {real}"
+        if not real.is_relative_to(root):
+            return f"{link}, outside the data root {root}"
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            return f"{link}, which cannot be examined ({exc.strerror})"
+    elif not real.is_relative_to(root):
+        return f"resolves to {real}, outside the data root {root}"
+    kind = file_kind(info.st_mode)
+    if kind is not None:
+        return f"{link}, {kind}" if link else f"is {kind}, not a regular file"
+    try:
+        # O_NONBLOCK: should the entry be swapped for a FIFO since the lstat, open cannot block.
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY))
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    return None
+
+
 def missing_inputs(data_root: Path, business_date: dt.date) -> list[str]:
-    """File names of D's inputs that are not present yet."""
+    """File names of D's inputs that are not present yet (a dangling link counts as present)."""
     return [
-        path.name for path in input_paths(data_root, business_date).values() if not path.is_file()
+        path.name
+        for path in input_paths(data_root, business_date).values()
+        if not os.path.lexists(path)
     ]
 
 
+def unusable_inputs(data_root: Path, business_date: dt.date) -> dict[str, str]:
+    """File name -> why it cannot be used, for every present input of D that is no plain file."""
+    problems = {}
+    for path in input_paths(data_root, business_date).values():
+        if os.path.lexists(path) and (why := unusable_reason(path, data_root)) is not None:
+            problems[path.name] = why
+    return problems
+
+
 def require_inputs(data_root: Path, business_date: dt.date) -> dict[str, Path]:
-    """Every input path of D, or MissingInputError (exit 3) naming each absent file."""
+    """Every input path of D, checked: a regular, readable file inside the data root (SPEC §8).
+
+    The data root must be a folder (else exit 2); absent files exit 3 naming each (before
+    anything is validated); present entries that are not usable files exit 1 naming each and
+    what it is, with nothing read or quarantined.
+    """
+    check_data_root(data_root)
     missing = missing_inputs(data_root, business_date)
     if missing:
         raise MissingInputError(inbox_dir(data_root, business_date), missing)
+    problems = unusable_inputs(data_root, business_date)
+    if problems:
+        raise UnusableInputError(inbox_dir(data_root, business_date), problems)
     return input_paths(data_root, business_date)

@@ -19,7 +19,7 @@ from pipeline.calendar import business_days, is_business_day
 from pipeline.config import select_params
 from pipeline.context import RunContext
 from pipeline.errors import InternalError, InvocationError, NonBusinessDateError, XmarginError
-from pipeline.inputs import INPUTS, require_inputs, staged_path
+from pipeline.inputs import INPUTS, check_data_root, require_inputs, staged_path
 
 if TYPE_CHECKING:
     from pipeline.contracts import ValidationOutcome
@@ -94,8 +94,10 @@ def check_business_date(
 def preflight(
     business_date: dt.date, data_root: Path, params_file: Path | None, force: bool
 ) -> None:
-    """Refusals that need no computation, in SPEC §8 precedence: date, parameters, missing files."""
+    """Refusals that need no computation, in SPEC §8 precedence: date, data root, parameters,
+    missing files (exit 3), then present entries that are no usable file (exit 1)."""
     check_business_date(business_date, force)
+    check_data_root(data_root)
     if params_file is not None and not params_file.is_file():
         raise InvocationError(f"--params {params_file}: no such file")
     select_params(business_date, data_root, params_file)

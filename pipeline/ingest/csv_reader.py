@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from pipeline.errors import InputFormatError
+from pipeline.ingest.staging import open_input
 
 _BOM = codecs.BOM_UTF8
 _HEADER_LIMIT = 1 << 20
@@ -102,7 +103,7 @@ def _read_header(path: Path) -> tuple[list[str], bool]:
 
     Also says whether anything follows the header line.
     """
-    with path.open("rb") as fh:
+    with open_input(path) as fh:
         head = fh.read(_HEADER_LIMIT)
     if head.startswith(_BOM):
         head = head[len(_BOM) :]

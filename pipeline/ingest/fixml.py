@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from lxml import etree
 
 from pipeline.errors import InputFormatError
-from pipeline.ingest.staging import commit_temp, temp_path
+from pipeline.ingest.staging import commit_temp, open_input, temp_path
 
 FIXML_NS = "http://www.fixprotocol.org/FIXML-5-0-SP2"
 # Reports per Parquet row group. They wait as compact Arrow batches (~7 MB per 25k reports);
@@ -132,7 +132,7 @@ def scan_for_dtd(path: Path, chunk_size: int = SCAN_CHUNK) -> bool:
     offset = 0
     carry = b""
     plain = True
-    with path.open("rb") as fh:
+    with open_input(path) as fh:
         while chunk := fh.read(chunk_size):
             window = carry + chunk
             # Every marker starts with `<!`: most chunks of a real file hold none, and a
@@ -351,7 +351,7 @@ def parse_part(spec: dict[str, Any]) -> dict[str, Any]:
     the whole file itself.
     """
     path = Path(spec["path"])
-    with path.open("rb") as fh:
+    with open_input(path) as fh:
         head = fh.read(int(spec["head_len"]))
     rng = _Range(
         int(spec["start"]), int(spec["stop"]), head, spec["tail"].encode(), spec["first_line"]

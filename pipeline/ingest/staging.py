@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
+
+from pipeline.errors import UnusableInputError
+from pipeline.inputs import file_kind
 
 _HASH_CHUNK = 1 << 20
 
@@ -68,6 +73,24 @@ def write_text_atomic(path: Path, text: str) -> None:
         commit_temp(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def open_input(path: Path) -> BinaryIO:
+    """Open an input for reading, refusing by fstat anything but a regular file (SPEC §2, §8).
+
+    The presence check already refused such entries; this holds the readers to it should an
+    entry change in between. O_NONBLOCK keeps the open of a FIFO from waiting for a writer.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnusableInputError(path.parent, {path.name: f"is {file_kind(mode)}"})
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def sha256_file(path: Path) -> str:

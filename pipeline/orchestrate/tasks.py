@@ -28,7 +28,13 @@ from pipeline.errors import (
     MissingInputError,
     XmarginError,
 )
-from pipeline.inputs import INPUT_NAMES, inbox_dir, missing_inputs
+from pipeline.inputs import (
+    INPUT_NAMES,
+    check_data_root,
+    inbox_dir,
+    missing_inputs,
+    require_inputs,
+)
 from pipeline.orchestrate.timetable import day_named
 
 SHARDS_ENV = "XMARGIN_SHARDS"
@@ -142,9 +148,15 @@ def input_deadline(business_date: dt.date, minutes: int | None = None) -> dt.dat
 def poke_inputs(
     data_root: Path, business_date: dt.date, deadline: dt.datetime, now: dt.datetime
 ) -> bool:
-    """True once every input of D is present; after the deadline, InputsLateError naming them."""
+    """True once every input of D is present; after the deadline, InputsLateError naming them.
+
+    What waiting cannot mend fails at once: a data root that is no folder (exit 2), and, once
+    all are present, an entry that is no regular readable file inside the data root (exit 1).
+    """
+    check_data_root(data_root)
     missing = missing_inputs(data_root, business_date)
     if not missing:
+        require_inputs(data_root, business_date)
         return True
     if now >= deadline:
         raise InputsLateError(inbox_dir(data_root, business_date), missing, deadline)

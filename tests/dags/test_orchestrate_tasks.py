@@ -80,6 +80,20 @@ def test_sensor_fails_at_once_without_retry_when_late(tmp_path: Path) -> None:
         tasks.wait_for_inputs(params, None, now=dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
 
 
+def test_sensor_fails_at_once_on_an_entry_that_is_no_file_or_a_missing_data_root(
+    tmp_path: Path,
+) -> None:
+    """Waiting cannot turn a directory into a file: exit 1 naming it, no retries (issue 11)."""
+    _inbox(tmp_path, skip="balances")
+    (tmp_path / "inbox" / "20261120" / "balances_20261120.csv").mkdir()
+    params = {"business_date": "2026-11-20", "data_root": str(tmp_path)}
+    with pytest.raises(AirflowFailException, match=r"(?s)exit 1: .*balances_20261120.csv is a dir"):
+        tasks.wait_for_inputs(params, None, now=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+    gone = {"business_date": "2026-11-20", "data_root": str(tmp_path / "absent")}
+    with pytest.raises(AirflowFailException, match=r"exit 2: data root .* is missing"):
+        tasks.wait_for_inputs(gone, None, now=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+
+
 def test_fail_fast_keeps_retries_for_internal_errors_only() -> None:
     def rejected() -> None:
         raise ValidationRejected("accounts_20261120.csv: rule unique failed")

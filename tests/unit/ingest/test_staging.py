@@ -56,3 +56,26 @@ def test_sha256_of_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty"
     path.write_bytes(b"")
     assert sha256_file(path) == hashlib.sha256(b"").hexdigest()
+
+
+@pytest.mark.timeout(30)
+def test_the_readers_refuse_a_fifo_by_fstat_without_blocking(tmp_path: Path) -> None:
+    """Should an entry turn into a FIFO after the presence check, no reader hangs on it."""
+    from pipeline.errors import UnusableInputError
+    from pipeline.ingest.csv_reader import read_csv_strings
+    from pipeline.ingest.fixml import read_cme_positions
+
+    fifo = tmp_path / "accounts_20261120.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(UnusableInputError, match="named pipe"):
+        staging.open_input(fifo)
+    with pytest.raises(UnusableInputError, match=r"accounts_20261120\.csv is a named pipe"):
+        read_csv_strings(fifo)
+    with pytest.raises(UnusableInputError, match="named pipe"):
+        read_cme_positions(fifo, tmp_path / "raw.parquet")
+    with pytest.raises(UnusableInputError, match="a directory"):
+        staging.open_input(tmp_path)
+    regular = tmp_path / "ok.csv"
+    regular.write_bytes(b"a\n1\n")
+    with staging.open_input(regular) as fh:
+        assert fh.read() == b"a\n1\n"
