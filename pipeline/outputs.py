@@ -257,6 +257,23 @@ ACCOUNT_MARGIN = Table(
     # margin_by_account's columns plus the LEI that margin_calls carries (SPEC §7.1, §7.2).
     schema=TableSchema(columns=(*MARGIN_BY_ACCOUNT.schema.columns, ("customer_lei", S))),
 )
+DV01_PARTIALS = Table(
+    "dv01_partials",
+    Stage.MARGIN_SHARD,
+    published=False,
+    per_shard=True,
+    # A shard's exact Σ of each dv01_by_tenor measure: Σ (high × 2**26 + low) × 2**exponent
+    # over its rows (pipeline.margin.exactsum), so the reduce adds shards without rounding.
+    schema=TableSchema(
+        columns=(
+            ("measure", S),
+            ("tenor_years", F),
+            ("exponent", N),
+            ("high", N),
+            ("low", N),
+        )
+    ),
+)
 EXCEPTIONS_MARGIN = Table(
     "exceptions_margin",
     Stage.REDUCE_MARGIN,
@@ -275,6 +292,7 @@ TABLES: tuple[Table, ...] = (
     EXCEPTIONS,
     DV01_BY_TENOR,
     ACCOUNT_MARGIN,
+    DV01_PARTIALS,
     EXCEPTIONS_MARGIN,
 )
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

@@ -145,30 +145,42 @@ def validate_inputs(ctx: RunContext, progress: ProgressFn | None = None) -> Vali
 
 def margin_shard(ctx: RunContext, shard: int, n_shards: int) -> Path:
     """Per-account requirements of one account shard, unrounded (SPEC §4-§5)."""
-    from pipeline.margin import MarginInputs, compute_account_margin
+    from pipeline.margin import MarginInputs, compute_shard
 
     inputs = MarginInputs.from_staged(ctx.staged_dir)
-    frame = compute_account_margin(inputs, ctx.params, ctx.business_date, shard, n_shards)
-    table = outputs.ACCOUNT_MARGIN
-    return _write(table, frame, table.shard_path(ctx.work_dir, shard, n_shards))
+    results = compute_shard(inputs, ctx.params, ctx.business_date, shard, n_shards)
+    dv01 = outputs.DV01_PARTIALS
+    _write(dv01, results.dv01_partials, dv01.shard_path(ctx.work_dir, shard, n_shards))
+    margin = outputs.ACCOUNT_MARGIN
+    return _write(margin, results.account_margin, margin.shard_path(ctx.work_dir, shard, n_shards))
 
 
 def reduce_margin(ctx: RunContext, n_shards: int) -> Path:
-    """Join the shards, then calls, exceptions and the DV01 profile (SPEC §5.4)."""
+    """Join the shards, then calls, exceptions and the DV01 profile (SPEC §4, §5.4)."""
     from pipeline.margin import MarginInputs, dv01_by_tenor, finalize_margin
 
-    paths = [outputs.ACCOUNT_MARGIN.shard_path(ctx.work_dir, k, n_shards) for k in range(n_shards)]
-    absent = [p.name for p in paths if not p.is_file()]
-    if absent:
-        raise InternalError(f"margin shards missing for run {ctx.run_id}: {', '.join(absent)}")
-    account_margin = pl.concat([pl.read_parquet(p) for p in paths], how="vertical")
+    account_margin, partials = (
+        _shard_parts(ctx, table, n_shards)
+        for table in (outputs.ACCOUNT_MARGIN, outputs.DV01_PARTIALS)
+    )
     inputs = MarginInputs.from_staged(ctx.staged_dir)
-    results = finalize_margin(account_margin, inputs, ctx.params, ctx.business_date)
+    results = finalize_margin(
+        pl.concat(account_margin, how="vertical"), inputs, ctx.params, ctx.business_date
+    )
     _save(ctx, outputs.MARGIN_BY_ACCOUNT, results.margin_by_account)
     _save(ctx, outputs.MARGIN_CALLS, results.margin_calls)
     _save(ctx, outputs.EXCEPTIONS_MARGIN, results.exceptions)
-    dv01 = dv01_by_tenor(inputs, ctx.params, ctx.business_date)
+    dv01 = dv01_by_tenor(partials, ctx.params, ctx.business_date)
     return _save(ctx, outputs.DV01_BY_TENOR, dv01).parent
+
+
+def _shard_parts(ctx: RunContext, table: outputs.Table, n_shards: int) -> list[pl.DataFrame]:
+    """Every shard's part of a per-shard table; all must be there (a shard may have failed)."""
+    paths = [table.shard_path(ctx.work_dir, k, n_shards) for k in range(n_shards)]
+    absent = [p.name for p in paths if not p.is_file()]
+    if absent:
+        raise InternalError(f"margin shards missing for run {ctx.run_id}: {', '.join(absent)}")
+    return [pl.read_parquet(p) for p in paths]
 
 
 def reserve_stage(ctx: RunContext) -> Path:

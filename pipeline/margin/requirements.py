@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +14,7 @@ from pipeline.errors import InternalError
 from pipeline.margin.calls import call_amounts
 from pipeline.margin.cme_model import N_CC, CcExposure, cme_requirement
 from pipeline.margin.columns import MARGIN_COLUMNS
+from pipeline.margin.dv01 import dv01_partials
 from pipeline.margin.ficc_model import ficc_requirement
 from pipeline.margin.inputs import MarginInputs
 from pipeline.margin.positions import Book, Instruments, Netted, load_book
@@ -177,6 +179,29 @@ def requirements(ficc: Columns, cme: Columns, accounts: pl.DataFrame, params: Pa
     }
 
 
+@dataclass(frozen=True)
+class ShardResults:
+    """What one account shard hands the reduce: its accounts' margin and its DV01 partials."""
+
+    account_margin: pl.DataFrame
+    dv01_partials: pl.DataFrame
+
+
+def compute_shard(
+    inputs: MarginInputs,
+    params: Params,
+    business_date: dt.date,
+    shard: int = 0,
+    n_shards: int = 1,
+) -> ShardResults:
+    """One shard's book, built once, and everything computed from it (SPEC §4-§5.4)."""
+    book = _shard_book(inputs, params, business_date, shard, n_shards)
+    return ShardResults(
+        account_margin=book_margin(book, inputs, params, business_date),
+        dv01_partials=dv01_partials(book, params),
+    )
+
+
 def compute_account_margin(
     inputs: MarginInputs,
     params: Params,
@@ -185,9 +210,22 @@ def compute_account_margin(
     n_shards: int = 1,
 ) -> pl.DataFrame:
     """SPEC §7.1 columns, unrounded, plus customer_lei for one shard's accounts (SPEC §5.3-§5.4)."""
+    book = _shard_book(inputs, params, business_date, shard, n_shards)
+    return book_margin(book, inputs, params, business_date)
+
+
+def _shard_book(
+    inputs: MarginInputs, params: Params, business_date: dt.date, shard: int, n_shards: int
+) -> Book:
     if n_shards < 1 or not 0 <= shard < n_shards:
         raise InternalError(f"margin shard {shard} of {n_shards}: expected 0 <= shard < n_shards")
-    book = load_book(inputs, params, business_date, shard, n_shards)
+    return load_book(inputs, params, business_date, shard, n_shards)
+
+
+def book_margin(
+    book: Book, inputs: MarginInputs, params: Params, business_date: dt.date
+) -> pl.DataFrame:
+    """SPEC §7.1 columns, unrounded, plus customer_lei for the book's accounts (SPEC §5.3-§5.4)."""
     accounts = book.accounts
     n = accounts.height
     ficc = ficc_side(book, scenario_matrix(inputs, params), params)

@@ -237,3 +237,31 @@ def test_vectorised_engine_equals_naive_reference(
     inputs, params, _, _ = drawn
     frame = compute_account_margin(inputs, params, D)
     assert_matches_reference(frame, reference_margin(inputs, params, D))
+
+
+@PROPERTY_SETTINGS
+@given(books(), st.integers(2, 5))
+def test_dv01_profile_is_the_same_bits_from_any_shard_count(
+    drawn: tuple[MarginInputs, Params, list[tuple[str, str, int]], Any], n_shards: int
+) -> None:
+    import math
+
+    from pipeline.margin import compute_shard, dv01_by_tenor
+    from pipeline.margin.dv01 import account_key_rates
+    from pipeline.margin.positions import load_book
+
+    inputs, params, _, _ = drawn
+    whole = dv01_by_tenor([compute_shard(inputs, params, D).dv01_partials], params, D)
+    shards = [compute_shard(inputs, params, D, k, n_shards).dv01_partials for k in range(n_shards)]
+    assert_frame_equal(dv01_by_tenor(shards[::-1], params, D), whole, check_exact=True)
+    # And it is the correctly rounded Σ over accounts (fsum of the per-account key rates).
+    ficc, cme = account_key_rates(load_book(inputs, params, D, 0, 1), params)
+    total = ficc + cme
+    for column, matrix in (
+        ("ficc_net_dv01", ficc),
+        ("cme_net_dv01", cme),
+        ("net_dv01", total),
+        ("gross_dv01", np.abs(total)),
+    ):
+        expected = [math.fsum(matrix[:, k].tolist()) for k in range(matrix.shape[1])]
+        assert whole.get_column(column).to_list() == expected, column

@@ -77,6 +77,7 @@ def test_published_tables_come_in_manifest_order_and_intermediates_stay_behind()
     )
     assert {t.name for t in outputs.TABLES if not t.published} == {
         "account_margin",
+        "dv01_partials",
         "exceptions_margin",
     }
     assert len(outputs.TABLES_BY_NAME) == len(outputs.TABLES)
@@ -101,3 +102,26 @@ def test_paths_per_run_and_per_shard_are_not_interchangeable(tmp_path: Path) -> 
         outputs.ACCOUNT_MARGIN.work_path(tmp_path)
     with pytest.raises(ValueError, match="once per run"):
         outputs.MARGIN_CALLS.shard_path(tmp_path, 0, 1)
+
+
+def test_the_reduce_takes_the_dv01_profile_from_the_shards_not_the_positions(
+    tmp_path: Path,
+) -> None:
+    """SPEC §4 profile from the shards' partial sums: the reduce never reads a position file."""
+    import datetime as dt
+
+    from pipeline.inputs import staged_path
+    from pipeline.run import margin_shard, reduce_margin, start_run, validate_inputs
+
+    shutil.copytree(GOLDEN / "inbox", tmp_path / "inbox")
+    ctx = start_run(dt.date.fromisoformat(D), tmp_path, GOLDEN / "params.yaml")
+    validate_inputs(ctx)
+    for k in range(3):
+        margin_shard(ctx, k, 3)
+    for name in ("ficc_positions", "cme_positions"):
+        staged_path(ctx.staged_dir, name).write_bytes(b"not parquet")
+    reduce_margin(ctx, 3)
+    dv01 = pl.read_parquet(outputs.DV01_BY_TENOR.work_path(ctx.work_dir))
+    # Golden case 01 (tests/unit/margin/test_models.py): net 7y DV01 14,000 − 11,666.67.
+    net_7y = dv01.filter(pl.col("tenor_years") == 7.0).get_column("net_dv01").item()
+    assert net_7y == pytest.approx(7_000 / 3)

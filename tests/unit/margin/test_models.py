@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from margin_builders import D, golden_inputs, golden_params
 
-from pipeline.margin import dv01_by_tenor, shard_of
+from pipeline.margin import compute_shard, dv01_by_tenor, shard_of
 from pipeline.margin.cme_model import CC_INDEX, N_CC, CcExposure, cme_requirement
 from pipeline.margin.ficc_model import ficc_requirement, var_rank
 from pipeline.margin.positions import cash_cc
@@ -208,7 +208,8 @@ def test_dv01_by_tenor_golden_case_01() -> None:
     # CME: ZNZ6 −100, −100, −50 → −17,500 at 8y. Net 7y = 14,000 − 11,666.67 = 2,333.33.
     # Gross per account: XM1 and NX1 cancel; HX1 keeps 7,000 − 3,500 = 3,500 → 7y 2,333.33,
     # 10y 1,166.67; XM1's bill 400 at 0.25y.
-    frame = dv01_by_tenor(golden_inputs("01_xm_basis_cap"), PARAMS, D)
+    partials = compute_shard(golden_inputs("01_xm_basis_cap"), PARAMS, D).dv01_partials
+    frame = dv01_by_tenor([partials], PARAMS, D)
     assert frame.get_column("tenor_years").to_list() == list(TENORS)
     by = {r["tenor_years"]: r for r in frame.iter_rows(named=True)}
     assert by[7.0]["ficc_net_dv01"] == pytest.approx(14_000)
