@@ -1,4 +1,10 @@
-"""Parameter files -> frozen dataclasses, and the effective-date selection rule (SPEC §2.10)."""
+"""Parameter files -> frozen dataclasses, and the effective-date selection rule (SPEC §2.10).
+
+Each section of the file is parsed by its own dataclass's `parse`, every field beside the check
+it must pass (`number(lo=0, hi=1)`, `one_of(...)`, a list of `number(...)`); a `Node` reads the
+section and collects each problem instead of stopping, so a malformed file is refused once, with
+every problem listed.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import datetime as dt
 import decimal
 import hashlib
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -18,69 +25,334 @@ from pipeline.resources import SHIPPED_PARAMS_DIR
 FUTURES_PRODUCTS = ("ZT", "Z3N", "ZF", "ZN", "TN", "TWE", "ZB", "UB", "SR3", "SR1", "ZQ")
 SECURITY_TYPES = ("BILL", "NOTE", "BOND", "TIPS", "FRN", "STRIPS")
 
-# SPEC §2.10: `reserve.daily_threshold` is optional; absent, it takes this default (§10.3).
-DEFAULT_DAILY_THRESHOLD = decimal.Decimal("500000000.00")
+T = TypeVar("T")
+Problems = list[str]
+# A check reads one raw YAML value found at `where`: it returns the typed value, or records a
+# problem and returns a neutral stand-in so parsing goes on.
+Check = Callable[[Any, str, Problems], T]
+
+
+# ---- checks: one per kind of field ---------------------------------------------------------
+
+
+def number(
+    lo: float | None = None, hi: float | None = None, *, above: bool = False, below: bool = False
+) -> Check[float]:
+    """A number in [lo, hi]; `above` / `below` make lo / hi exclusive."""
+    low = "" if lo is None else f"{lo} {'<' if above else '<='} "
+    high = "" if hi is None else f" {'<' if below else '<='} {hi}"
+    expected = f"{low}x{high}"
+
+    def check(value: Any, where: str, problems: Problems) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"{where}: expected a number, found {value!r}")
+            return 0.0
+        x = float(value)
+        too_low = lo is not None and (x < lo or (above and x == lo))
+        too_high = hi is not None and (x > hi or (below and x == hi))
+        if too_low or too_high:
+            problems.append(f"{where}: {x} is out of range (expected {expected})")
+        return x
+
+    return check
+
+
+def whole(lo: int) -> Check[int]:
+    """A whole number >= lo."""
+
+    def check(value: Any, where: str, problems: Problems) -> int:
+        x = number(lo)(value, where, problems)
+        if x != int(x):
+            problems.append(f"{where}: {x} is not a whole number")
+        return int(x)
+
+    return check
+
+
+def one_of(options: tuple[str, ...]) -> Check[str]:
+    """One of the listed strings."""
+
+    def check(value: Any, where: str, problems: Problems) -> str:
+        if value not in options:
+            problems.append(f"{where}: {value!r} is not one of {list(options)}")
+            return options[0] if options else ""
+        return str(value)
+
+    return check
+
+
+def text(value: Any, where: str, problems: Problems) -> str:
+    """A scalar read as text (`version: 2026.11` is the string '2026.11')."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        problems.append(f"{where}: expected a string, found {value!r}")
+    return str(value)
+
+
+def iso_date(value: Any, where: str, problems: Problems) -> dt.date:
+    """A date, as YAML writes it or as an ISO string."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    problems.append(f"{where}: {value!r} is not an ISO date YYYY-MM-DD")
+    return dt.date.min
+
+
 # A decimal(20,2) amount holds at most 18 digits before the point (SPEC §7).
 _MONEY_LIMIT = decimal.Decimal(10) ** 18
+_CENT = decimal.Decimal("0.01")
+
+
+def money(value: Any, where: str, problems: Problems) -> decimal.Decimal:
+    """A non-negative amount in whole cents that fits decimal(20,2) (SPEC §7)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(f"{where}: expected a number, found {value!r}")
+        return decimal.Decimal(0)
+    # str() of a YAML float is its shortest repr, so 500000000.5 stays exactly that.
+    amount = decimal.Decimal(str(value))
+    if not amount.is_finite() or amount < 0 or amount >= _MONEY_LIMIT:
+        problems.append(f"{where}: {value!r} is out of range (expected 0 <= amount < 1e18)")
+        return decimal.Decimal(0)
+    if amount != amount.quantize(_CENT):
+        problems.append(f"{where}: {value!r} has more than 2 decimal places")
+        return decimal.Decimal(0)
+    return amount.quantize(_CENT)
+
+
+def section(parse: Callable[[Node], T]) -> Check[T]:
+    """A nested mapping parsed by a dataclass's `parse`."""
+    return lambda value, where, problems: parse(Node(value, where, problems))
+
+
+class Node:
+    """One mapping of the parameter file at `where` (say `.cme.products.ZN`), read field by field.
+
+    A missing field or one that fails its check is recorded in `problems`, shared by the whole
+    file; the field then reads as a stand-in and parsing goes on.
+    """
+
+    def __init__(self, raw: Any, where: str, problems: Problems) -> None:
+        if not isinstance(raw, dict):
+            problems.append(f"{where or '.'}: expected a mapping, found {raw!r}")
+            raw = {}
+        self.raw: dict[Any, Any] = raw
+        self.where = where
+        self.problems = problems
+
+    def at(self, key: object) -> str:
+        return f"{self.where}.{key}"
+
+    def problem(self, detail: str, key: object | None = None) -> None:
+        self.problems.append(f"{self.where if key is None else self.at(key)}: {detail}")
+
+    def field(self, key: str, check: Check[T], default: T | None = None) -> T:
+        """Field `key` passed through `check`; absent, it is `default` or else a problem."""
+        if key in self.raw:
+            return check(self.raw[key], self.at(key), self.problems)
+        if default is not None:
+            return default
+        self.problem("missing", key)
+        return check(None, self.at(key), [])
+
+    def items(self, key: str, check: Check[T]) -> tuple[T, ...]:
+        """Field `key`, a list: each entry `i` passed through `check` at `key[i]`."""
+        value = self.field(key, _as_list)
+        return tuple(check(v, f"{self.at(key)}[{i}]", self.problems) for i, v in enumerate(value))
+
+    def entries(self, key: str, check: Check[T]) -> dict[str, T]:
+        """Field `key`, a mapping: each value passed through `check` at `key.name`."""
+        node = self.field(key, section(lambda n: n))
+        return {str(k): check(v, node.at(k), self.problems) for k, v in node.raw.items()}
+
+
+def _as_list(value: Any, where: str, problems: Problems) -> list[Any]:
+    if not isinstance(value, list):
+        if value is not None:
+            problems.append(f"{where}: expected a list, found {value!r}")
+        return []
+    return value
+
+
+# ---- the sections of the file ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class FiccParams:
+    """FICC sensitivity VaR and its floor (SPEC §5.1)."""
+
     var_confidence: float
     min_scenarios: int
     floor_fraction: float
     floor_shock_bp: tuple[float, ...]
 
+    @classmethod
+    def parse(cls, node: Node, n_tenors: int) -> FiccParams:
+        shocks = node.items("floor_shock_bp", number(lo=0))
+        if len(shocks) != n_tenors:
+            node.problem(f"{len(shocks)} entries for {n_tenors} key-rate tenors", "floor_shock_bp")
+        return cls(
+            var_confidence=node.field("var_confidence", number(lo=0, hi=1, above=True)),
+            min_scenarios=node.field("min_scenarios", whole(lo=1)),
+            floor_fraction=node.field("floor_fraction", number(lo=0, hi=1)),
+            floor_shock_bp=shocks,
+        )
+
 
 @dataclass(frozen=True)
 class XmParams:
+    """What the cross-margining arrangement covers and its cap (SPEC §5.3)."""
+
     max_reduction: float
     eligible_ficc_types: tuple[str, ...]
     min_remaining_years: float
     eligible_cme_products: tuple[str, ...]
 
+    @classmethod
+    def parse(cls, node: Node) -> XmParams:
+        return cls(
+            max_reduction=node.field("max_reduction", number(lo=0, hi=1)),
+            eligible_ficc_types=node.items("eligible_ficc_types", one_of(SECURITY_TYPES)),
+            min_remaining_years=node.field("min_remaining_years", number(lo=0)),
+            eligible_cme_products=node.items("eligible_cme_products", one_of(FUTURES_PRODUCTS)),
+        )
+
 
 @dataclass(frozen=True)
 class ProductParams:
+    """A CME product's scanned yield move and calendar-spread charge, in bp (SPEC §5.2)."""
+
     scan_bp: float
     intra_bp: float
+
+    @classmethod
+    def parse(cls, node: Node) -> ProductParams:
+        return cls(
+            scan_bp=node.field("scan_bp", number(lo=0)),
+            intra_bp=node.field("intra_bp", number(lo=0)),
+        )
 
 
 @dataclass(frozen=True)
 class CashBucket:
+    """Cash Treasuries with remaining years in (lo, hi] count as `product` (SPEC §5.2)."""
+
     lo: float
     hi: float
     product: str
 
+    @classmethod
+    def parse(cls, node: Node, products: tuple[str, ...]) -> CashBucket:
+        bucket = cls(
+            lo=node.field("lo", number(lo=0)),
+            hi=node.field("hi", number(lo=0)),
+            product=node.field("product", one_of(products)),
+        )
+        if bucket.hi <= bucket.lo:
+            node.problem(f"hi {bucket.hi} must exceed lo {bucket.lo}")
+        return bucket
+
 
 @dataclass(frozen=True)
 class InterSpread:
+    """An inter-commodity spread between products `a` and `b` and its credit (SPEC §5.2)."""
+
     a: str
     b: str
     credit: float
 
+    @classmethod
+    def parse(cls, node: Node, products: tuple[str, ...]) -> InterSpread:
+        spread = cls(
+            a=node.field("a", one_of(products)),
+            b=node.field("b", one_of(products)),
+            credit=node.field("credit", number(lo=0, hi=1)),
+        )
+        if node.raw.get("a") is not None and node.raw.get("a") == node.raw.get("b"):
+            node.problem(f"legs must differ, found {spread.a!r} twice")
+        return spread
+
 
 @dataclass(frozen=True)
 class CmeParams:
+    """The CME SPAN proxy: products, cash buckets, spreads in priority order (SPEC §5.2)."""
+
     hrp_initial_ratio: float
     products: dict[str, ProductParams]
     cash_mapping: tuple[CashBucket, ...]
     inter_spreads: tuple[InterSpread, ...]
 
+    @classmethod
+    def parse(cls, node: Node) -> CmeParams:
+        products = node.entries("products", section(ProductParams.parse))
+        unknown = [code for code in products if code not in FUTURES_PRODUCTS]
+        if unknown:
+            node.problem(f"unknown product(s) {unknown}", "products")
+        missing = [code for code in FUTURES_PRODUCTS if code not in products]
+        if missing and "products" in node.raw:
+            node.problem(f"no entry for {missing}", "products")
+        known = FUTURES_PRODUCTS
+        buckets = node.items("cash_mapping", section(lambda n: CashBucket.parse(n, known)))
+        # Buckets tile the remaining years: each starts where the one before it ends.
+        for prev, nxt in itertools.pairwise(buckets):
+            if nxt.lo != prev.hi:
+                node.problem(f"gap or overlap at {prev.hi} / {nxt.lo}", "cash_mapping")
+        return cls(
+            hrp_initial_ratio=node.field("hrp_initial_ratio", number(lo=1)),
+            products={code: spec for code, spec in products.items() if code in FUTURES_PRODUCTS},
+            cash_mapping=buckets,
+            inter_spreads=node.items(
+                "inter_spreads", section(lambda n: InterSpread.parse(n, known))
+            ),
+        )
+
 
 @dataclass(frozen=True)
 class CustomerParams:
+    """Margin calls (SPEC §5.4)."""
+
     min_call_amount: float
+
+    @classmethod
+    def parse(cls, node: Node) -> CustomerParams:
+        return cls(min_call_amount=node.field("min_call_amount", number(lo=0)))
+
+
+# SPEC §2.10: `reserve.daily_threshold` is optional; absent, it takes this default (§10.3).
+DEFAULT_DAILY_THRESHOLD = decimal.Decimal("500000000.00")
+FREQUENCIES = ("DAILY", "WEEKLY")
 
 
 @dataclass(frozen=True)
 class ReserveParams:
+    """Rule 15c3-3 Exhibit A method, frequency and debit reductions (SPEC §6)."""
+
     net_capital_method: str
     computation_frequency: str
     alternative_reduction_pct: dict[str, float]
     basic_reduction_pct: float
     pab_reduction_pct: float
     daily_threshold: decimal.Decimal  # SPEC §10.3, whole cents
+
+    @classmethod
+    def parse(cls, node: Node) -> ReserveParams:
+        percent = number(lo=0, hi=100)
+
+        def by_frequency(n: Node) -> dict[str, float]:
+            return {freq: n.field(freq, percent) for freq in ("WEEKLY", "DAILY")}
+
+        return cls(
+            net_capital_method=node.field("net_capital_method", one_of(("ALTERNATIVE", "BASIC"))),
+            computation_frequency=node.field("computation_frequency", one_of(FREQUENCIES)),
+            alternative_reduction_pct=node.field(
+                "alternative_reduction_pct", section(by_frequency)
+            ),
+            basic_reduction_pct=node.field("basic_reduction_pct", percent),
+            pab_reduction_pct=node.field("pab_reduction_pct", percent),
+            daily_threshold=node.field("daily_threshold", money, DEFAULT_DAILY_THRESHOLD),
+        )
 
 
 @dataclass(frozen=True)
@@ -103,87 +375,29 @@ class Params:
         """Scenario column names for the key-rate tenors (SPEC §2.7): 0.25 -> dy_0_25, 1 -> dy_1."""
         return tuple(tenor_column(t) for t in self.key_rate_tenors)
 
+    @classmethod
+    def parse(cls, node: Node, source: Path, sha256: str) -> Params:
+        tenors = node.items("key_rate_tenors", number(lo=0, above=True))
+        if not tenors or any(b <= a for a, b in itertools.pairwise(tenors)):
+            node.problem("expected a non-empty strictly increasing list", "key_rate_tenors")
+        return cls(
+            version=node.field("version", text),
+            effective_from=node.field("effective_from", iso_date),
+            key_rate_tenors=tenors,
+            ficc=node.field("ficc", section(lambda n: FiccParams.parse(n, len(tenors)))),
+            xm=node.field("xm", section(XmParams.parse)),
+            cme=node.field("cme", section(CmeParams.parse)),
+            customer=node.field("customer", section(CustomerParams.parse)),
+            reserve=node.field("reserve", section(ReserveParams.parse)),
+            source=source,
+            sha256=sha256,
+        )
+
 
 def tenor_column(tenor: float) -> str:
     """Column name of a tenor in its shortest form: 0.25 -> dy_0_25, 1.0 -> dy_1 (SPEC §2.7)."""
     text = f"{tenor:g}"
     return "dy_" + text.replace(".", "_")
-
-
-class _Reader:
-    """Reads typed values out of the raw YAML mapping, collecting every problem before failing."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[str] = []
-
-    def get(self, node: Any, key: str, where: str) -> Any:
-        if not isinstance(node, dict) or key not in node:
-            self.problems.append(f"{where}.{key}: missing")
-            return None
-        return node[key]
-
-    def number(
-        self,
-        node: Any,
-        key: str,
-        where: str,
-        lo: float | None = None,
-        hi: float | None = None,
-        hi_open: bool = False,
-    ) -> float:
-        value = self.get(node, key, where)
-        if value is None:
-            return 0.0
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problems.append(f"{where}.{key}: expected a number, found {value!r}")
-            return 0.0
-        number = float(value)
-        if lo is not None and number < lo:
-            self.problems.append(f"{where}.{key}: {number} is below the minimum {lo}")
-        if hi is not None and (number > hi or (hi_open and number >= hi)):
-            bound = f"< {hi}" if hi_open else f"<= {hi}"
-            self.problems.append(f"{where}.{key}: {number} is out of range (expected {bound})")
-        return number
-
-    def money(self, node: Any, key: str, where: str, default: decimal.Decimal) -> decimal.Decimal:
-        """An optional non-negative amount in whole cents that fits decimal(20,2) (SPEC §7)."""
-        if not isinstance(node, dict) or key not in node:
-            return default
-        value = node[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problems.append(f"{where}.{key}: expected a number, found {value!r}")
-            return default
-        # str() of a YAML float is its shortest repr, so 500000000.5 stays exactly that.
-        amount = decimal.Decimal(str(value))
-        if not amount.is_finite() or amount < 0 or amount >= _MONEY_LIMIT:
-            self.problems.append(
-                f"{where}.{key}: {value!r} is out of range (expected 0 <= amount < 1e18)"
-            )
-            return default
-        if amount != amount.quantize(decimal.Decimal("0.01")):
-            self.problems.append(f"{where}.{key}: {value!r} has more than 2 decimal places")
-            return default
-        return amount.quantize(decimal.Decimal("0.01"))
-
-    def choice(self, node: Any, key: str, where: str, options: tuple[str, ...]) -> str:
-        value = self.get(node, key, where)
-        if value not in options:
-            if value is not None:
-                self.problems.append(f"{where}.{key}: {value!r} is not one of {list(options)}")
-            return options[0]
-        return str(value)
-
-    def strings(self, node: Any, key: str, where: str, options: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.get(node, key, where)
-        if not isinstance(value, list):
-            if value is not None:
-                self.problems.append(f"{where}.{key}: expected a list")
-            return ()
-        bad = [v for v in value if v not in options]
-        if bad:
-            self.problems.append(f"{where}.{key}: unknown entries {bad}")
-        return tuple(str(v) for v in value)
 
 
 def load_params(path: Path) -> Params:
@@ -198,158 +412,14 @@ def load_params(path: Path) -> Params:
         raise ParameterError(f"parameter file {path}: not valid YAML ({exc})") from exc
     if not isinstance(doc, dict):
         raise ParameterError(f"parameter file {path}: expected a mapping at the top level")
-    r = _Reader(path)
-
-    version = r.get(doc, "version", "")
-    if version is not None and not isinstance(version, str | int | float):
-        r.problems.append(".version: expected a string")
-    effective = r.get(doc, "effective_from", "")
-    if isinstance(effective, str):
-        try:
-            effective = dt.date.fromisoformat(effective)
-        except ValueError:
-            r.problems.append(f".effective_from: {effective!r} is not an ISO date")
-            effective = None
-    if effective is not None and not isinstance(effective, dt.date):
-        r.problems.append(".effective_from: expected a date")
-        effective = None
-
-    tenors_raw = r.get(doc, "key_rate_tenors", "")
-    tenors: tuple[float, ...] = ()
-    if isinstance(tenors_raw, list) and all(
-        isinstance(t, int | float) and not isinstance(t, bool) for t in tenors_raw
-    ):
-        tenors = tuple(float(t) for t in tenors_raw)
-        if len(tenors) < 1 or any(b <= a for a, b in itertools.pairwise(tenors)):
-            r.problems.append(".key_rate_tenors: expected a non-empty strictly increasing list")
-        if any(t <= 0 for t in tenors):
-            r.problems.append(".key_rate_tenors: tenors must be positive")
-    elif tenors_raw is not None:
-        r.problems.append(".key_rate_tenors: expected a list of numbers")
-
-    f = r.get(doc, "ficc", "")
-    shocks_raw = r.get(f, "floor_shock_bp", ".ficc") if f is not None else None
-    shocks: tuple[float, ...] = ()
-    if isinstance(shocks_raw, list) and all(
-        isinstance(s, int | float) and not isinstance(s, bool) and s >= 0 for s in shocks_raw
-    ):
-        shocks = tuple(float(s) for s in shocks_raw)
-        if len(shocks) != len(tenors):
-            r.problems.append(
-                f".ficc.floor_shock_bp: {len(shocks)} entries for {len(tenors)} key-rate tenors"
-            )
-    elif shocks_raw is not None:
-        r.problems.append(".ficc.floor_shock_bp: expected a list of non-negative numbers")
-    min_scen = r.number(f, "min_scenarios", ".ficc", lo=1)
-    if min_scen != int(min_scen):
-        r.problems.append(".ficc.min_scenarios: expected a whole number")
-    ficc = FiccParams(
-        var_confidence=r.number(f, "var_confidence", ".ficc", lo=0, hi=1, hi_open=False),
-        min_scenarios=int(min_scen),
-        floor_fraction=r.number(f, "floor_fraction", ".ficc", lo=0, hi=1),
-        floor_shock_bp=shocks,
+    problems: Problems = []
+    params = Params.parse(
+        Node(doc, "", problems), path.resolve(), hashlib.sha256(raw_bytes).hexdigest()
     )
-    if ficc.var_confidence <= 0:
-        r.problems.append(".ficc.var_confidence: must be in (0, 1]")
-
-    x = r.get(doc, "xm", "")
-    xm = XmParams(
-        max_reduction=r.number(x, "max_reduction", ".xm", lo=0, hi=1),
-        eligible_ficc_types=r.strings(x, "eligible_ficc_types", ".xm", SECURITY_TYPES),
-        min_remaining_years=r.number(x, "min_remaining_years", ".xm", lo=0),
-        eligible_cme_products=r.strings(x, "eligible_cme_products", ".xm", FUTURES_PRODUCTS),
-    )
-
-    c = r.get(doc, "cme", "")
-    products: dict[str, ProductParams] = {}
-    prod_raw = r.get(c, "products", ".cme") if c is not None else None
-    if isinstance(prod_raw, dict):
-        for code, spec in prod_raw.items():
-            if code not in FUTURES_PRODUCTS:
-                r.problems.append(f".cme.products: unknown product {code!r}")
-                continue
-            products[code] = ProductParams(
-                scan_bp=r.number(spec, "scan_bp", f".cme.products.{code}", lo=0),
-                intra_bp=r.number(spec, "intra_bp", f".cme.products.{code}", lo=0),
-            )
-        missing = [p for p in FUTURES_PRODUCTS if p not in products]
-        if missing:
-            r.problems.append(f".cme.products: no entry for {missing}")
-    elif prod_raw is not None:
-        r.problems.append(".cme.products: expected a mapping")
-    buckets: list[CashBucket] = []
-    map_raw = r.get(c, "cash_mapping", ".cme") if c is not None else None
-    if isinstance(map_raw, list):
-        for i, b in enumerate(map_raw):
-            where = f".cme.cash_mapping[{i}]"
-            product = r.choice(b, "product", where, FUTURES_PRODUCTS)
-            lo = r.number(b, "lo", where, lo=0)
-            hi = r.number(b, "hi", where, lo=0)
-            if hi <= lo:
-                r.problems.append(f"{where}: hi {hi} must exceed lo {lo}")
-            buckets.append(CashBucket(lo=lo, hi=hi, product=product))
-        for prev, nxt in itertools.pairwise(buckets):
-            if nxt.lo != prev.hi:
-                r.problems.append(f".cme.cash_mapping: gap or overlap at {prev.hi} / {nxt.lo}")
-    elif map_raw is not None:
-        r.problems.append(".cme.cash_mapping: expected a list")
-    spreads: list[InterSpread] = []
-    spr_raw = r.get(c, "inter_spreads", ".cme") if c is not None else None
-    if isinstance(spr_raw, list):
-        for i, s in enumerate(spr_raw):
-            where = f".cme.inter_spreads[{i}]"
-            a = r.choice(s, "a", where, FUTURES_PRODUCTS)
-            b = r.choice(s, "b", where, FUTURES_PRODUCTS)
-            if a == b:
-                r.problems.append(f"{where}: legs must differ")
-            spreads.append(InterSpread(a=a, b=b, credit=r.number(s, "credit", where, lo=0, hi=1)))
-    elif spr_raw is not None:
-        r.problems.append(".cme.inter_spreads: expected a list")
-    cme = CmeParams(
-        hrp_initial_ratio=r.number(c, "hrp_initial_ratio", ".cme", lo=1),
-        products=products,
-        cash_mapping=tuple(buckets),
-        inter_spreads=tuple(spreads),
-    )
-
-    cu = r.get(doc, "customer", "")
-    customer = CustomerParams(min_call_amount=r.number(cu, "min_call_amount", ".customer", lo=0))
-
-    rs = r.get(doc, "reserve", "")
-    alt_raw = r.get(rs, "alternative_reduction_pct", ".reserve") if rs is not None else None
-    alt: dict[str, float] = {}
-    if isinstance(alt_raw, dict):
-        for freq in ("WEEKLY", "DAILY"):
-            alt[freq] = r.number(alt_raw, freq, ".reserve.alternative_reduction_pct", lo=0, hi=100)
-    elif alt_raw is not None:
-        r.problems.append(".reserve.alternative_reduction_pct: expected a mapping")
-    reserve = ReserveParams(
-        net_capital_method=r.choice(rs, "net_capital_method", ".reserve", ("ALTERNATIVE", "BASIC")),
-        computation_frequency=r.choice(
-            rs, "computation_frequency", ".reserve", ("DAILY", "WEEKLY")
-        ),
-        alternative_reduction_pct=alt,
-        basic_reduction_pct=r.number(rs, "basic_reduction_pct", ".reserve", lo=0, hi=100),
-        pab_reduction_pct=r.number(rs, "pab_reduction_pct", ".reserve", lo=0, hi=100),
-        daily_threshold=r.money(rs, "daily_threshold", ".reserve", DEFAULT_DAILY_THRESHOLD),
-    )
-
-    if r.problems:
-        listing = "\n  ".join(r.problems)
+    if problems:
+        listing = "\n  ".join(problems)
         raise ParameterError(f"parameter file {path} is malformed:\n  {listing}")
-    assert isinstance(effective, dt.date)
-    return Params(
-        version=str(version),
-        effective_from=effective,
-        key_rate_tenors=tenors,
-        ficc=ficc,
-        xm=xm,
-        cme=cme,
-        customer=customer,
-        reserve=reserve,
-        source=path.resolve(),
-        sha256=hashlib.sha256(raw_bytes).hexdigest(),
-    )
+    return params
 
 
 def select_params(

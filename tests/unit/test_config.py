@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import load_params, select_params, tenor_column
+from pipeline.config import SECURITY_TYPES, load_params, select_params, tenor_column
 from pipeline.errors import ParameterError
 from pipeline.resources import SHIPPED_PARAMS_DIR
 
@@ -106,3 +106,70 @@ def test_selection_newest_effective_and_data_root_wins_tie(tmp_path: Path) -> No
 def test_no_parameter_file_in_force_is_an_invocation_error(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="no parameter file is effective"):
         select_params(dt.date(1999, 1, 4), tmp_path)
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    """SPEC §2.10 and STYLE: collect all failures, then fail once with the full list."""
+    doc = yaml.safe_load(DEFAULT.read_text())
+    doc["effective_from"] = "someday"
+    doc["ficc"]["var_confidence"] = 0
+    doc["ficc"]["min_scenarios"] = 2.5
+    doc["xm"]["eligible_ficc_types"] = ["NOTE", "GILT"]
+    doc["cme"]["products"]["ZN"] = {"scan_bp": -1}
+    del doc["customer"]
+    doc["reserve"]["alternative_reduction_pct"] = {"WEEKLY": 3}
+    path = tmp_path / "many.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ParameterError) as info:
+        load_params(path)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"parameter file {path} is malformed:"
+    assert [line.strip() for line in lines[1:]] == [
+        ".effective_from: 'someday' is not an ISO date YYYY-MM-DD",
+        ".ficc.var_confidence: 0.0 is out of range (expected 0 < x <= 1)",
+        ".ficc.min_scenarios: 2.5 is not a whole number",
+        f".xm.eligible_ficc_types[1]: 'GILT' is not one of {list(SECURITY_TYPES)}",
+        ".cme.products.ZN.scan_bp: -1.0 is out of range (expected 0 <= x)",
+        ".cme.products.ZN.intra_bp: missing",
+        ".customer: missing",
+        ".reserve.alternative_reduction_pct.DAILY: missing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("buckets", "where"),
+    [
+        # A gap: nothing maps remaining years in (2.5, 3].
+        ([(0, 2.5, "ZT"), (3, 99, "ZN")], "gap or overlap at 2.5 / 3.0"),
+        # An overlap: (2, 2.5] would map to both.
+        ([(0, 2.5, "ZT"), (2, 99, "ZN")], "gap or overlap at 2.5 / 2.0"),
+        # A bucket that is empty or reversed.
+        ([(0, 2.5, "ZT"), (2.5, 2.5, "ZN")], "hi 2.5 must exceed lo 2.5"),
+    ],
+)
+def test_cash_mapping_must_tile_the_remaining_years(
+    tmp_path: Path, buckets: list[tuple[float, float, str]], where: str
+) -> None:
+    mapping = [{"lo": lo, "hi": hi, "product": product} for lo, hi, product in buckets]
+    path = _write(tmp_path / "p.yaml", cme__cash_mapping=mapping)
+    with pytest.raises(ParameterError, match="cash_mapping") as info:
+        load_params(path)
+    assert where in str(info.value)
+
+
+def test_contiguous_cash_mapping_is_accepted(tmp_path: Path) -> None:
+    mapping = [{"lo": 0, "hi": 2.5, "product": "ZT"}, {"lo": 2.5, "hi": 99, "product": "ZN"}]
+    params = load_params(_write(tmp_path / "p.yaml", cme__cash_mapping=mapping))
+    assert [(b.lo, b.hi, b.product) for b in params.cme.cash_mapping] == [
+        (0.0, 2.5, "ZT"),
+        (2.5, 99.0, "ZN"),
+    ]
+
+
+def test_a_spread_whose_legs_are_one_product_is_refused(tmp_path: Path) -> None:
+    spreads = [{"a": "ZN", "b": "TN", "credit": 0.85}, {"a": "ZB", "b": "ZB", "credit": 0.5}]
+    path = _write(tmp_path / "p.yaml", cme__inter_spreads=spreads)
+    with pytest.raises(ParameterError) as info:
+        load_params(path)
+    assert ".cme.inter_spreads[1]: legs must differ, found 'ZB' twice" in str(info.value)
+    assert "inter_spreads[0]" not in str(info.value)
