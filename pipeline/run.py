@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,13 +18,14 @@ from pipeline.config import select_params
 from pipeline.context import RunContext
 from pipeline.errors import InternalError, InvocationError, NonBusinessDateError, XmarginError
 from pipeline.inputs import INPUTS, check_data_root, require_inputs, staged_path
+from pipeline.progress import ProgressFn
+from pipeline.progress import stage as _stage
 
 if TYPE_CHECKING:
     from pipeline.contracts import ValidationOutcome
 
 log = logging.getLogger("xmargin.run")
 
-ProgressFn = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -268,19 +267,6 @@ def publish_stage(ctx: RunContext) -> Path:
 
     with DateLock(ctx.data_root, ctx.business_date, ctx.run_id):
         return _publish(ctx, finish_validation(ctx))
-
-
-@contextmanager
-def _stage(progress: ProgressFn | None, name: str, **info: Any) -> Iterator[dict[str, Any]]:
-    started = time.perf_counter()
-    if progress:
-        progress("start", {"stage": name, **info})
-    detail: dict[str, Any] = {}
-    yield detail
-    elapsed = round(time.perf_counter() - started, 3)
-    log.info("stage %s done in %.2fs %s", name, elapsed, detail)
-    if progress:
-        progress("done", {"stage": name, "seconds": elapsed, **detail})
 
 
 def run_date(

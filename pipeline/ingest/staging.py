@@ -53,6 +53,19 @@ def commit_temp(tmp: Path, dest: Path) -> None:
     fsync_dir(dest.parent)
 
 
+def swap_symlink(link: Path, target: Path) -> None:
+    """Point `link` at `target` in one rename of a fresh symlink: readers see old or new (SPEC §8).
+
+    The link is relative, so the tree it lives in can be moved or mounted elsewhere.
+    """
+    tmp = link.parent / f".{link.name}.{target.name}.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(os.path.relpath(target, link.parent), tmp)
+    os.replace(tmp, link)
+    fsync_path(link.parent)
+
+
 def write_parquet_atomic(frame: pl.DataFrame, dest: Path) -> None:
     """Write `frame` to `dest` as Parquet: readers see the old or the whole new file (SPEC §8)."""
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import polars as pl
 import pipeline
 from pipeline.context import RunContext
 from pipeline.errors import InternalError
-from pipeline.ingest.staging import fsync_path
+from pipeline.ingest.staging import fsync_path, swap_symlink
 from pipeline.outputs import PUBLISHED_NAMES
 from pipeline.publish.tables import write_table
 
@@ -92,16 +92,6 @@ def _keep_manifest(folder: Path, history: Path) -> None:
     fsync_path(history)
 
 
-def _swap(link: Path, staging: Path) -> None:
-    """Point `business_date=D` at the staging folder in one rename of a fresh symlink."""
-    tmp = link.parent / f".{link.name}.{staging.name}.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(os.path.relpath(staging, link.parent), tmp)
-    os.replace(tmp, link)
-    fsync_path(link.parent)
-
-
 def publish(
     ctx: RunContext,
     tables: dict[str, pl.DataFrame],
@@ -167,7 +157,7 @@ def publish(
             shutil.rmtree(legacy)
         os.replace(link, legacy)
     try:
-        _swap(link, staging)
+        swap_symlink(link, staging)
     except BaseException:
         if _current_target(link) != staging.resolve():
             shutil.rmtree(staging, ignore_errors=True)

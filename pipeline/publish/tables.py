@@ -109,8 +109,14 @@ def round_money(frame: pl.DataFrame, table: str) -> pa.Table:
 
 def write_table(frame: pl.DataFrame, table: str, dest_dir: Path) -> dict[str, Any]:
     """Write `<table>.parquet` (same data -> same bytes) and describe it for the manifest."""
-    arrow = round_money(frame, table)
-    dest = dest_dir / _published(table).filename
+    return write_arrow(round_money(frame, table), table, dest_dir / _published(table).filename)
+
+
+def write_arrow(arrow: pa.Table, name: str, dest: Path) -> dict[str, Any]:
+    """Write an exactly typed table to `dest`: the bytes are a function of the data.
+
+    Shared by the nightly outputs (SPEC §7) and the history tables (SPEC §10).
+    """
     tmp = temp_path(dest)
     # Fixed writer settings and no wall-clock metadata make the bytes a function of the data.
     pq.write_table(
@@ -123,4 +129,4 @@ def write_table(frame: pl.DataFrame, table: str, dest_dir: Path) -> dict[str, An
         store_schema=True,
     )
     commit_temp(tmp, dest)
-    return {"name": table, "rows": arrow.num_rows, "sha256": sha256_file(dest)}
+    return {"name": name, "rows": arrow.num_rows, "sha256": sha256_file(dest)}

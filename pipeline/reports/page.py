@@ -8,7 +8,6 @@ the Parquet outputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,169 +25,62 @@ from pipeline.reports.data import (
     load_report_data,
 )
 from pipeline.reports.fmt import count, esc, iso, money, percent, ratio, whole_dollars
+from pipeline.reports.html import CSP, CSS, card, data_table, shown_note, value_span
 from pipeline.reserve.exhibit_a import BOOKS
-
-CSS = """
-:root { --ink:#1a202c; --muted:#4a5568; --line:#e2e8f0; --bad:#c53030; --ok:#2f855a; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-  color: var(--ink); margin: 0; background: #f7fafc; }
-header { background: #1a365d; color: #fff; padding: 18px 28px; }
-header h1 { margin: 0; font-size: 22px; }
-header p { margin: 4px 0 0; color: #cbd5e0; font-size: 13px; }
-main { padding: 12px 28px 40px; max-width: 1500px; }
-section { background: #fff; border: 1px solid var(--line); border-radius: 6px;
-  padding: 14px 18px; margin: 14px 0; }
-h2 { font-size: 17px; margin: 0 0 10px; }
-h3 { font-size: 15px; margin: 14px 0 6px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px; }
-.card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; background: #fff; }
-.card .label { color: var(--muted); font-size: 12px; text-transform: uppercase;
-  letter-spacing: .03em; }
-.card .fig { display: block; font-size: 20px; font-weight: 600;
-  font-variant-numeric: tabular-nums; }
-.card .sub { color: var(--muted); font-size: 12px; }
-.card.bad { border-color: var(--bad); background: #fff5f5; }
-.flag { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
-  font-weight: 600; }
-.flag.bad { background: var(--bad); color: #fff; }
-.flag.ok { background: #c6f6d5; color: #22543d; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left;
-  vertical-align: top; }
-th { background: #edf2f7; position: sticky; top: 0; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td, th { white-space: nowrap; }
-td.wrap { white-space: normal; min-width: 260px; }
-.scroll { max-height: 520px; overflow: auto; border: 1px solid var(--line); }
-.wide { overflow-x: auto; }
-tr.total td { font-weight: 600; border-top: 2px solid #cbd5e0; }
-.note { color: var(--muted); font-size: 12px; margin: 6px 0; }
-.plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 14px; }
-figure { margin: 0; }
-figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
-svg.plot { max-width: 100%; height: auto; background: #fff; }
-svg.plot text { font: 11px system-ui, sans-serif; fill: var(--ink); }
-svg.plot text.axis-title { font-size: 12px; fill: var(--muted); }
-svg.plot text.v { font-size: 10px; fill: var(--muted); }
-svg.plot text.empty { font-size: 13px; fill: var(--muted); }
-svg.plot .grid { stroke: #edf2f7; }
-svg.plot .zero { stroke: #718096; }
-svg.plot .diagonal { stroke: #718096; stroke-dasharray: 4 3; }
-.books { display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 14px; }
-code { font-size: 12px; }
-"""
-
-# The page fetches nothing: every style and image is inline.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
-
-def _value(fid: str, text: str, value: object, css: str = "") -> str:
-    """A figure as shown, with its exact value in `data-value` under the id `fig-<fid>`."""
-    cls = f' class="{esc(css)}"' if css else ""
-    return f'<span{cls} id="fig-{esc(fid)}" data-value="{esc(value)}">{esc(text)}</span>'
-
-
-def _card(label: str, figure: str, sub: str = "", bad: bool = False) -> str:
-    """A headline card; `figure` and `sub` are HTML already escaped by their builders."""
-    return (
-        f'<div class="card{" bad" if bad else ""}"><span class="label">{esc(label)}</span>'
-        f"{figure}" + (f'<span class="sub">{sub}</span>' if sub else "") + "</div>"
-    )
-
-
-def _cell(text: str, num: bool, wrap: bool) -> str:
-    cls = "num" if num else ("wrap" if wrap else "")
-    return f'<td class="{cls}">{esc(text)}</td>' if cls else f"<td>{esc(text)}</td>"
-
-
-def _table(
-    table_id: str,
-    header: Sequence[tuple[str, bool]],
-    rows: Iterable[Sequence[str]],
-    row_class: Sequence[str] | None = None,
-    wrap: Sequence[str] = ("Description", "Detail"),
-    box: str = "wide",
-) -> str:
-    """A table from already formatted cells; `header` is (title, is_numeric).
-
-    Cells stay on one line (money must not break); the columns named in `wrap` flow. `box`
-    is the CSS class of the container: `wide` scrolls sideways, `scroll` also caps the height.
-    """
-    head = "".join(
-        f'<th class="num">{esc(t)}</th>' if num else f"<th>{esc(t)}</th>" for t, num in header
-    )
-    body = []
-    for i, row in enumerate(rows):
-        cls = f' class="{esc(row_class[i])}"' if row_class and row_class[i] else ""
-        cells = "".join(
-            _cell(c, num, title in wrap) for c, (title, num) in zip(row, header, strict=True)
-        )
-        body.append(f"<tr{cls}>{cells}</tr>")
-    if not body:
-        body.append(f'<tr><td colspan="{len(header)}" class="note">none</td></tr>')
-    return (
-        f'<div class="{esc(box)}"><table id="{esc(table_id)}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
-    )
-
-
-def _shown(shown: int, total: int, what: str) -> str:
-    if shown >= total:
-        return f'<p class="note">{count(total)} {esc(what)}.</p>'
-    return f'<p class="note">Showing {count(shown)} of {count(total)} {esc(what)}.</p>'
 
 
 def _headline(h: Headline) -> str:
     zero = Decimal("0.00")
     pct = "" if h.xm_savings_pct is None else h.xm_savings_pct
     cards = [
-        _card(
+        card(
             "Maintenance requirement",
-            _value("total-maintenance", money(h.total_maintenance), h.total_maintenance, "fig"),
-            f"Σ over {_value('accounts', count(h.accounts), h.accounts)} accounts",
+            value_span("total-maintenance", money(h.total_maintenance), h.total_maintenance, "fig"),
+            f"Σ over {value_span('accounts', count(h.accounts), h.accounts)} accounts",
         ),
-        _card(
+        card(
             "Initial requirement",
-            _value("total-initial", money(h.total_initial), h.total_initial, "fig"),
+            value_span("total-initial", money(h.total_initial), h.total_initial, "fig"),
             "Σ initial_requirement",
         ),
-        _card(
+        card(
             "XM savings",
-            _value("xm-savings", money(h.xm_savings), h.xm_savings, "fig"),
+            value_span("xm-savings", money(h.xm_savings), h.xm_savings, "fig"),
             f"{esc(count(h.xm_active_accounts))} XM-active accounts; standalone "
-            + _value("xm-standalone", money(h.xm_standalone), h.xm_standalone)
+            + value_span("xm-standalone", money(h.xm_standalone), h.xm_standalone)
             + ", with XM "
-            + _value("xm-with-xm", money(h.xm_with_xm), h.xm_with_xm),
+            + value_span("xm-with-xm", money(h.xm_with_xm), h.xm_with_xm),
         ),
-        _card(
+        card(
             "XM savings %",
-            _value("xm-savings-pct", percent(h.xm_savings_pct), pct, "fig"),
+            value_span("xm-savings-pct", percent(h.xm_savings_pct), pct, "fig"),
             "of the standalone requirement on XM positions",
         ),
-        _card(
+        card(
             "Margin calls",
-            _value("calls-count", count(h.calls_count), h.calls_count, "fig"),
+            value_span("calls-count", count(h.calls_count), h.calls_count, "fig"),
             "issued, due next business day 09:00 New York",
         ),
-        _card("Calls total", _value("calls-sum", whole_dollars(h.calls_sum), h.calls_sum, "fig")),
+        card(
+            "Calls total", value_span("calls-sum", whole_dollars(h.calls_sum), h.calls_sum, "fig")
+        ),
     ]
     for book in BOOKS:
         lines = h.reserve.get(book, {})
 
         def line(name: str, fid: str, css: str = "", book: str = book) -> str:
             amount = h.reserve.get(book, {}).get(name, zero)
-            return _value(f"{fid}-{book.lower()}", money(amount), amount, css)
+            return value_span(f"{fid}-{book.lower()}", money(amount), amount, css)
 
         cards.append(
-            _card(
+            card(
                 f"15c3-3 reserve requirement — {book}",
                 line("reserve_requirement", "reserve-requirement", "fig"),
                 "on deposit " + line("on_deposit", "on-deposit"),
             )
         )
         cards.append(
-            _card(
+            card(
                 f"Deposit required — {book}",
                 line("deposit_required", "deposit-required", "fig"),
                 "excess on deposit " + line("excess_on_deposit", "excess-on-deposit"),
@@ -196,18 +88,18 @@ def _headline(h: Headline) -> str:
             )
         )
     flag = (
-        _value("shortfall", "SHORTFALL", "true", "flag bad")
+        value_span("shortfall", "SHORTFALL", "true", "flag bad")
         if h.is_shortfall
-        else _value("shortfall", "no shortfall", "false", "flag ok")
+        else value_span("shortfall", "no shortfall", "false", "flag ok")
     )
     cards.append(
-        _card(
+        card(
             "4d residual interest",
-            _value("residual-interest", money(h.residual_interest), h.residual_interest, "fig"),
+            value_span("residual-interest", money(h.residual_interest), h.residual_interest, "fig"),
             "funds held "
-            + _value("funds-held", money(h.funds_held), h.funds_held)
+            + value_span("funds-held", money(h.funds_held), h.funds_held)
             + " − seg. required "
-            + _value("seg-required", money(h.seg_required), h.seg_required)
+            + value_span("seg-required", money(h.seg_required), h.seg_required)
             + f" {flag}",
             bad=h.is_shortfall,
         )
@@ -307,8 +199,8 @@ def _calls(data: ReportData) -> str:
     ]
     return (
         '<section id="calls"><h2>Margin calls</h2>'
-        + _shown(len(rows), data.headline.calls_count, "calls, largest first")
-        + _table("table-calls", header, rows, box="scroll")
+        + shown_note(len(rows), data.headline.calls_count, "calls, largest first")
+        + data_table("table-calls", header, rows, box="scroll")
         + "</section>"
     )
 
@@ -345,7 +237,7 @@ def _reserve(data: ReportData) -> str:
         classes = ["total" if r[0].startswith("total") or r[1] == "total" else "" for r in rows]
         parts.append(
             f"<div><h3>{esc(book)}</h3>"
-            + _table(f"table-reserve-{book.lower()}", header, rows, classes)
+            + data_table(f"table-reserve-{book.lower()}", header, rows, classes)
             + f"<figure>{_waterfall(book, data.headline.reserve.get(book, {}))}"
             "<figcaption>Credits less debits plus the debit reduction gives the requirement "
             "(floored at zero), set against the Special Reserve Bank Account.</figcaption>"
@@ -355,7 +247,7 @@ def _reserve(data: ReportData) -> str:
     h = data.headline
     parts.append(
         "<h3>CEA §4d segregation of XM-active customer funds</h3>"
-        + _table(
+        + data_table(
             "table-segregation",
             [("Figure", False), ("Amount", True)],
             [
@@ -411,14 +303,14 @@ def _top_accounts(data: ReportData) -> str:
     return (
         f'<section id="top-accounts"><h2>Top {TOP_ACCOUNTS} accounts by initial requirement'
         "</h2>"
-        + _shown(len(rows), data.headline.accounts, "accounts")
-        + _table("table-top-accounts", header, rows)
+        + shown_note(len(rows), data.headline.accounts, "accounts")
+        + data_table("table-top-accounts", header, rows)
         + "</section>"
     )
 
 
 def _exceptions(data: ReportData) -> str:
-    counts = _table(
+    counts = data_table(
         "table-exception-counts",
         [("Kind", False), ("Count", True)],
         [(k, count(int(n))) for k, n in data.exception_counts.iter_rows()],
@@ -430,8 +322,10 @@ def _exceptions(data: ReportData) -> str:
     return (
         '<section id="exceptions"><h2>Exceptions</h2>'
         + counts
-        + _shown(len(rows), data.exceptions_total, "exceptions")
-        + _table("table-exceptions", [("Kind", False), ("Account", False), ("Detail", False)], rows)
+        + shown_note(len(rows), data.exceptions_total, "exceptions")
+        + data_table(
+            "table-exceptions", [("Kind", False), ("Account", False), ("Detail", False)], rows
+        )
         + "</section>"
     )
 
@@ -456,7 +350,9 @@ def _run(data: ReportData) -> str:
         ("Parameters", f"{params.get('version', '')} sha256 {params.get('sha256', '')}"),
     ]
     parts.append(
-        _table("table-run", [("Field", False), ("Value", False)], [(k, str(v)) for k, v in facts])
+        data_table(
+            "table-run", [("Field", False), ("Value", False)], [(k, str(v)) for k, v in facts]
+        )
     )
     inputs = [
         (
@@ -471,7 +367,7 @@ def _run(data: ReportData) -> str:
     ]
     parts.append("<h3>Inputs</h3>")
     parts.append(
-        _table(
+        data_table(
             "table-inputs",
             [
                 ("File", False),
@@ -491,7 +387,7 @@ def _run(data: ReportData) -> str:
         else:
             flat.append((str(key), _total(str(key), value)))
     parts.append("<h3>Control totals (manifest, sums of unrounded values)</h3>")
-    parts.append(_table("table-control-totals", [("Total", False), ("Value", True)], flat))
+    parts.append(data_table("table-control-totals", [("Total", False), ("Value", True)], flat))
     for note in data.notes:
         parts.append(f'<p class="note">{esc(note)}</p>')
     parts.append("</section>")

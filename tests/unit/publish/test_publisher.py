@@ -138,7 +138,7 @@ def test_crash_leaves_the_previous_set_intact(
     if where == "report":
         report = boom
     elif where == "swap":
-        monkeypatch.setattr(publisher_module, "_swap", boom)
+        monkeypatch.setattr(publisher_module, "swap_symlink", boom)
     else:
         tables["exceptions"] = tables["exceptions"].drop("detail")
     with pytest.raises(Exception, match=r"crash|detail"):
