@@ -375,6 +375,41 @@ def backfill(
 
 
 @app.command()
+def history(
+    start: Annotated[str, typer.Option("--start", help="First date D1, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--end", help="Last date D2, YYYY-MM-DD.")],
+    data_root: RootOpt = None,
+    params: Annotated[
+        Path | None, typer.Option("--params", help="Parameters as given, not those of D2.")
+    ] = None,
+) -> None:
+    """Compliance history of the published dates from --start to --end into compliance/D1_D2/."""
+    from pipeline.history import run_history
+
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
+    window = {"start": first.isoformat(), "end": last.isoformat()}
+    try:
+        with StageProgress() as progress:
+            result = run_history(first, last, _root(data_root), params, progress)
+    except XmarginError as exc:
+        _fail(exc, **window)
+    missing = f" (not published: {', '.join(result.missing_dates)})" if result.missing_dates else ""
+    findings = sum(result.exceptions.values())
+    ui.line(
+        "✓",
+        f"history {first.isoformat()} … {last.isoformat()} → {result.output_dir}: "
+        f"{result.published_dates} of {result.window_dates} business dates published{missing}, "
+        f"daily computation {result.daily_computation}, {findings} exception(s)",
+        event="history_done",
+        output_dir=str(result.output_dir),
+        **window,
+    )
+    page = result.output_dir / "compliance.html"
+    ui.line("✓", f"page: {page}", event="compliance_page", path=str(page))
+    ui.emit({**result.to_json(), "page": str(page)})
+
+
+@app.command()
 def validate(
     date: DateOpt,
     data_root: RootOpt = None,

@@ -46,6 +46,12 @@ class MissingInputError(XmarginError):
         super().__init__(f"missing input file(s) in {inbox}: {names}")
 
 
+class NothingPublishedError(XmarginError):
+    """No business date of a history window is published (SPEC §10, exit 3): nothing written."""
+
+    exit_code = 3
+
+
 class ValidationRejected(XmarginError):
     """An input broke an error-severity contract rule; the date is quarantined (SPEC §3, exit 1)."""
 

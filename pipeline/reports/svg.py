@@ -122,16 +122,24 @@ def _axis_titles(x_title: str, y_title: str, height: int = HEIGHT) -> list[str]:
     ]
 
 
-def _money_axis(values: Sequence[float]) -> tuple[Scale, list[str]]:
-    """A vertical dollar scale through zero and every value, widened to end on round ticks,
-    with its grid lines and labels."""
+def _money_axis(values: Sequence[float], whole: bool = False) -> tuple[Scale, list[str]]:
+    """A vertical dollar scale (or, `whole`, a count scale) through zero and every value,
+    widened to end on round ticks, with its grid lines and labels."""
     lo, hi = min(0.0, *values), max(0.0, *values)
     if lo == hi:
         hi = 1.0
     ticks = nice_ticks(lo, hi)
+    label: Callable[[float], str] = short_money
+    if whole:
+        ticks = [t for t in ticks if t == int(t)] or [0.0, 1.0]
+        label = _whole
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
     sy = Scale(lo, hi, HEIGHT - BOTTOM, TOP)
-    return sy, _y_axis(sy, [(t, t) for t in ticks], short_money, LEFT)
+    return sy, _y_axis(sy, [(t, t) for t in ticks], label, LEFT)
+
+
+def _whole(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 def _zero_line(sy: Scale) -> str:
@@ -332,5 +340,105 @@ def hbars(plot_id: str, title: str, labels: Sequence[str], values: Sequence[floa
             f'height="{row - 6}" fill="{GREEN}"><title>{esc(label)}: {value:,.2f}</title></rect>'
         )
         parts.append(_text(sx(value) + 4, y + 13, short_money(value), "start", 'class="v"'))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+DATE_LABELS = 7
+
+
+def _date_band(dates: Sequence[str]) -> tuple[float, list[str]]:
+    """Width of one date's band on the x axis and the labels of a few evenly spaced dates."""
+    band = (WIDTH - RIGHT - LEFT) / len(dates)
+    step = max(1, math.ceil(len(dates) / DATE_LABELS))
+    labels = [
+        _text(LEFT + (i + 0.5) * band, HEIGHT - BOTTOM + 16, day)
+        for i, day in enumerate(dates)
+        if i % step == 0
+    ]
+    return band, labels
+
+
+def date_lines(
+    plot_id: str,
+    title: str,
+    dates: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None], str]],
+    y_title: str,
+) -> str:
+    """One line per series (name, values by date, colour) over business dates; a None is a gap."""
+    values = [v for _, vals, _ in series for v in vals if v is not None]
+    if not dates or not values:
+        return empty_plot(plot_id, title, "no published dates")
+    sy, axis = _money_axis(values)
+    band, labels = _date_band(dates)
+    parts = _open(plot_id, title) + axis + labels
+    for name, vals, colour in series:
+        runs: list[list[str]] = [[]]
+        for i, v in enumerate(vals):
+            if v is None:
+                runs.append([])
+                continue
+            runs[-1].append(f"{_num(LEFT + (i + 0.5) * band)},{_num(sy(v))}")
+        for points in runs:
+            if len(points) == 1:
+                x, y = points[0].split(",")
+                parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/>')
+            elif points:
+                parts.append(
+                    f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" '
+                    f'points="{" ".join(points)}"><title>{esc(name)}</title></polyline>'
+                )
+    parts.append(_zero_line(sy))
+    parts += _legend([(name, colour) for name, _, colour in series])
+    parts += _axis_titles("business date", y_title)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def date_bars(
+    plot_id: str,
+    title: str,
+    dates: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float], str]],
+    y_title: str,
+    counts: bool = False,
+) -> str:
+    """Bars per business date, the series (name, values, colour) stacked from a zero line.
+
+    Positive values stack upwards and negative ones downwards; `counts` labels the axis with
+    whole numbers instead of dollars.
+    """
+    if not dates or not series:
+        return empty_plot(plot_id, title, "no published dates")
+    ups = [sum(max(vals[i], 0.0) for _, vals, _ in series) for i in range(len(dates))]
+    downs = [sum(min(vals[i], 0.0) for _, vals, _ in series) for i in range(len(dates))]
+    sy, axis = _money_axis([*ups, *downs], whole=counts)
+    band, labels = _date_band(dates)
+    width = max(band * 0.8, 0.6)
+    parts = _open(plot_id, title) + axis + labels
+    for i, day in enumerate(dates):
+        up = down = 0.0
+        x = LEFT + i * band + (band - width) / 2
+        for name, vals, colour in series:
+            v = vals[i]
+            if v == 0:
+                continue
+            start = up if v > 0 else down
+            end = start + v
+            if v > 0:
+                up = end
+            else:
+                down = end
+            y0, y1 = sy(max(start, end)), sy(min(start, end))
+            shown = _whole(v) if counts else f"{v:,.2f}"
+            parts.append(
+                f'<rect x="{_num(x)}" y="{_num(y0)}" width="{_num(width)}" '
+                f'height="{_num(max(y1 - y0, 0.5))}" fill="{colour}"><title>'
+                f"{esc(day)} {esc(name)}: {shown}</title></rect>"
+            )
+    parts.append(_zero_line(sy))
+    parts += _legend([(name, colour) for name, _, colour in series])
+    parts += _axis_titles("business date", y_title)
     parts.append("</svg>")
     return "".join(parts)
