@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("xmargin.run")
 
 
-
 @dataclass
 class RunResult:
     """How one date's run ended: the SPEC §8 exit code and a summary for people and scripts."""

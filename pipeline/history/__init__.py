@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 import pipeline
-from pipeline.config import SQL_DIR, Params, select_params
+from pipeline.config import Params, select_params
 from pipeline.context import new_run_id
 from pipeline.errors import InvocationError
 from pipeline.history.models import ModelRunner, load_models
@@ -24,6 +24,7 @@ from pipeline.history.pack import pack_dir, write_pack
 from pipeline.history.schemas import HISTORY_TABLES, conform, model_of
 from pipeline.history.window import HISTORY_INPUTS, HistoryPlan, check_range, plan_history
 from pipeline.progress import ProgressFn, stage
+from pipeline.resources import SQL_DIR
 
 __all__ = ["HistoryResult", "month_to_date", "run_history"]
 

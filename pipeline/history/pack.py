@@ -82,7 +82,10 @@ def write_pack(
             shutil.rmtree(staging)
         staging.mkdir()
         try:
-            described = [write_arrow(arrow, table, staging) for table, arrow in tables.items()]
+            described = [
+                write_arrow(arrow, table, staging / f"{table}.parquet")
+                for table, arrow in tables.items()
+            ]
             _write_json(staging / MANIFEST, manifest(described))
             render(staging)
             for path in staging.iterdir():

@@ -22,18 +22,29 @@ from pipeline.calendar import (
     previous_business_day,
 )
 from pipeline.errors import InternalError, InvocationError, NothingPublishedError
+from pipeline.outputs import (
+    EXCEPTIONS,
+    MARGIN_BY_ACCOUNT,
+    MARGIN_CALLS,
+    RESERVE_COMPUTATION,
+    XM_SEGREGATION_SUMMARY,
+    Table,
+)
 
 SUCCESS = "_SUCCESS"
 MANIFEST = "manifest.json"
 _FOLDER = re.compile(r"business_date=(\d{4}-\d{2}-\d{2})")
 
 # The published tables §10 reads, each from the dates the plan names for it.
-RESERVE = "reserve_computation"
-CALLS = "margin_calls"
-EXCEPTIONS = "exceptions"
-MARGIN = "margin_by_account"
-SEGREGATION = "xm_segregation_summary"
-HISTORY_INPUTS = (RESERVE, CALLS, EXCEPTIONS, MARGIN, SEGREGATION)
+_READ: tuple[Table, ...] = (
+    RESERVE_COMPUTATION,
+    MARGIN_CALLS,
+    EXCEPTIONS,
+    MARGIN_BY_ACCOUNT,
+    XM_SEGREGATION_SUMMARY,
+)
+HISTORY_INPUTS = tuple(t.name for t in _READ)
+_FILENAMES = {t.name: t.filename for t in _READ}
 MONTHS_TESTED = 12
 
 
@@ -109,13 +120,13 @@ class HistoryPlan:
     def reads(self, table: str) -> tuple[dt.date, ...]:
         """The published dates a §10 input table is read from, in order."""
         window = set(self.published_window)
-        if table == RESERVE:
+        if table == RESERVE_COMPUTATION.name:
             # Deposits are checked at the next business date's close; credits at month-ends.
             extra = {self.next_date, *self.month_ends}
             window |= {d for d in extra if d in self.published}
-        elif table in (CALLS, EXCEPTIONS):
+        elif table in (MARGIN_CALLS.name, EXCEPTIONS.name):
             window |= set(self.lookback)
-        elif table not in (MARGIN, SEGREGATION):
+        elif table not in (MARGIN_BY_ACCOUNT.name, XM_SEGREGATION_SUMMARY.name):
             raise InternalError(f"history reads no table {table!r}; expected {HISTORY_INPUTS}")
         return tuple(sorted(window))
 
@@ -126,7 +137,8 @@ class HistoryPlan:
 
     def files(self, table: str) -> list[str]:
         """Paths of `<table>.parquet` in the folders of `reads(table)`."""
-        return [str(self.published[d] / f"{table}.parquet") for d in self.reads(table)]
+        filename = _FILENAMES[table]
+        return [str(self.published[d] / filename) for d in self.reads(table)]
 
     def manifest_files(self) -> list[str]:
         return [str(self.published[d] / MANIFEST) for d in self.dates_read]
@@ -138,8 +150,9 @@ class HistoryPlan:
             folder = self.published[day]
             names = [t for t in HISTORY_INPUTS if day in self.reads(t)]
             for table in names:
-                if not (folder / f"{table}.parquet").is_file():
-                    absent.append(f"{folder}: table {table} ({table}.parquet) is missing")
+                filename = _FILENAMES[table]
+                if not (folder / filename).is_file():
+                    absent.append(f"{folder}: table {table} ({filename}) is missing")
             if not (folder / MANIFEST).is_file():
                 absent.append(f"{folder}: {MANIFEST} is missing")
         if absent:

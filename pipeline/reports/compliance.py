@@ -17,9 +17,10 @@ import polars as pl
 
 from pipeline.ingest.staging import write_text_atomic
 from pipeline.reports import svg
-from pipeline.reports.data import BOOKS, MAX_TABLE_ROWS
+from pipeline.reports.data import MAX_TABLE_ROWS
 from pipeline.reports.fmt import count, esc, iso, money, whole_dollars
 from pipeline.reports.html import CSP, CSS, card, data_table, shown_note, value_span
+from pipeline.reserve.exhibit_a import BOOKS
 
 PAGE = "compliance.html"
 AGE_BUCKETS = (

@@ -174,6 +174,16 @@ def publish_day(
             },
         ),
     }
+    tables["dv01_by_tenor"] = pl.DataFrame(
+        {
+            "business_date": [day],
+            "tenor_years": [10.0],
+            "ficc_net_dv01": [0.0],
+            "cme_net_dv01": [0.0],
+            "net_dv01": [0.0],
+            "gross_dv01": [0.0],
+        }
+    )
     ctx = RunContext(
         business_date=day,
         data_root=root,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import SQL_DIR
 from pipeline.errors import InternalError
 from pipeline.history.models import ModelRunner, load_models
 from pipeline.history.schemas import HISTORY_TABLES, model_of
+from pipeline.resources import SQL_DIR
 
 MODELS = load_models(SQL_DIR)
 FILES = sorted(SQL_DIR.glob("*.sql"))
