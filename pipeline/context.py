@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.config import Params, select_params
+from pipeline.config import Params, load_params
+from pipeline.errors import InternalError, ParameterError
 
 DATA_ROOT_ENV = "XMARGIN_DATA_ROOT"
+CONTEXT_FILE = "context.json"
+# The run's own copy of its parameter file: every task loads this, never the original.
+PARAMS_COPY = "params.yaml"
 
 
 def default_data_root() -> Path:
@@ -27,7 +32,11 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a stage needs to find its inputs and outputs; each task rebuilds it from strings."""
+    """What a stage needs to find its inputs and outputs; each task rebuilds it from strings.
+
+    A run is frozen at its start: its parameters are the copy in its work folder, checked by
+    sha256 on every load, so every task of one run computes with the same file (issue 11).
+    """
 
     business_date: dt.date
     data_root: Path
@@ -40,12 +49,19 @@ class RunContext:
         cls,
         business_date: dt.date,
         data_root: Path,
-        params_file: Path | None = None,
+        params: Params,
         run_id: str | None = None,
     ) -> RunContext:
-        """A new run of D; its description is written to the work folder for later tasks."""
+        """A new run of D, frozen at its start: the parameter file's bytes are copied into the
+        work folder and `context.json` describes the run, for every later task (SPEC §2.10, §8).
+
+        `params` is the file selected once for the run (`pipeline.run.preflight`); its bytes are
+        read again here and must still hash to `params.sha256`, so the copy is exactly what was
+        parsed.
+        """
+        from pipeline.ingest.staging import write_bytes_atomic, write_text_atomic
+
         started = dt.datetime.now(dt.UTC)
-        params = select_params(business_date, data_root, params_file)
         ctx = cls(
             business_date=business_date,
             data_root=data_root.resolve(),
@@ -53,21 +69,65 @@ class RunContext:
             params=params,
             started_at=started,
         )
+        try:
+            raw = params.source.read_bytes()
+        except OSError as exc:
+            raise ParameterError(
+                f"parameter file {params.source}: cannot be read ({exc.strerror})"
+            ) from exc
+        found = hashlib.sha256(raw).hexdigest()
+        if found != params.sha256:
+            raise ParameterError(
+                f"parameter file {params.source} changed while the run was starting: selected "
+                f"with sha256 {params.sha256}, found {found}; run again"
+            )
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
-        (ctx.work_dir / "context.json").write_text(json.dumps(ctx.describe(), indent=2))
+        write_bytes_atomic(ctx.params_copy, raw)
+        write_text_atomic(ctx.work_dir / CONTEXT_FILE, json.dumps(ctx.describe(), indent=2))
         return ctx
 
     @classmethod
     def load(cls, business_date: dt.date, data_root: Path, run_id: str) -> RunContext:
-        """The run created earlier (possibly by another process or worker)."""
-        work = data_root.resolve() / "work" / f"{business_date:%Y%m%d}" / run_id
-        doc = json.loads((work / "context.json").read_text())
-        params = select_params(business_date, data_root, Path(doc["params_source"]))
+        """The run created earlier (possibly by another process or worker), from its work
+        folder alone: `context.json` and the frozen parameter copy, whose sha256 must match.
+
+        The parameter file the run was selected from is never read again: edited or removed
+        since, it changes nothing of this run.
+        """
+        root = data_root.resolve()
+        work = root / "work" / f"{business_date:%Y%m%d}" / run_id
+        described = work / CONTEXT_FILE
+        try:
+            doc = json.loads(described.read_text())
+        except (OSError, ValueError) as exc:
+            raise InternalError(
+                f"run {run_id} of {business_date.isoformat()}: cannot read {described} ({exc});"
+                " expected the context start_run wrote (work folder removed?)"
+            ) from exc
+        if doc.get("business_date") != business_date.isoformat() or doc.get("run_id") != run_id:
+            raise InternalError(
+                f"{described}: describes run {doc.get('run_id')} of {doc.get('business_date')},"
+                f" expected run {run_id} of {business_date.isoformat()}"
+            )
+        copy = work / PARAMS_COPY
+        try:
+            params = load_params(copy) if copy.is_file() else None
+        except ParameterError as exc:
+            raise InternalError(f"run {run_id}: frozen parameter copy {copy}: {exc}") from exc
+        if params is None:
+            raise InternalError(f"run {run_id}: frozen parameter copy {copy} is missing")
+        if params.sha256 != doc.get("params_sha256"):
+            raise InternalError(
+                f"run {run_id}: frozen parameter copy {copy} has sha256 {params.sha256}, "
+                f"{CONTEXT_FILE} recorded {doc.get('params_sha256')}: changed since the run "
+                "started"
+            )
         return cls(
             business_date=business_date,
-            data_root=data_root.resolve(),
+            data_root=root,
             run_id=run_id,
-            params=params,
+            # The manifest names the file the run was selected from, not the copy.
+            params=replace(params, source=Path(doc["params_source"])),
             started_at=dt.datetime.fromisoformat(doc["started_at"]),
         )
 
@@ -94,6 +154,11 @@ class RunContext:
     def work_dir(self) -> Path:
         """Scratch space of this run: staged inputs, shards, validation results."""
         return self.data_root / "work" / self.ymd / self.run_id
+
+    @property
+    def params_copy(self) -> Path:
+        """The run's frozen copy of its parameter file (SPEC §2.10): what every task loads."""
+        return self.work_dir / PARAMS_COPY
 
     @property
     def staged_dir(self) -> Path:

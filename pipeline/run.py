@@ -14,7 +14,7 @@ import polars as pl
 
 from pipeline import outputs
 from pipeline.calendar import business_days, is_business_day
-from pipeline.config import select_params
+from pipeline.config import Params, select_params
 from pipeline.context import RunContext
 from pipeline.errors import InternalError, InvocationError, NonBusinessDateError, XmarginError
 from pipeline.inputs import INPUTS, check_data_root, require_inputs, staged_path
@@ -91,15 +91,19 @@ def check_business_date(
 
 def preflight(
     business_date: dt.date, data_root: Path, params_file: Path | None, force: bool
-) -> None:
+) -> Params:
     """Refusals that need no computation, in SPEC §8 precedence: date, data root, parameters,
-    missing files (exit 3), then present entries that are no usable file (exit 1)."""
+    missing files (exit 3), then present entries that are no usable file (exit 1).
+
+    Returns the parameter file in force (SPEC §2.10): selected here, once per run.
+    """
     check_business_date(business_date, force)
     check_data_root(data_root)
     if params_file is not None and not params_file.is_file():
         raise InvocationError(f"--params {params_file}: no such file")
-    select_params(business_date, data_root, params_file)
+    params = select_params(business_date, data_root, params_file)
     require_inputs(data_root, business_date)
+    return params
 
 
 def start_run(
@@ -109,9 +113,10 @@ def start_run(
     force: bool = False,
     run_id: str | None = None,
 ) -> RunContext:
-    """Check the date, the parameters and the presence of every input, then open a run (SPEC §8)."""
-    preflight(business_date, data_root, params_file, force)
-    return RunContext.create(business_date, data_root, params_file=params_file, run_id=run_id)
+    """Check the date, the parameters and the presence of every input, then open a run frozen
+    on the parameter file selected (SPEC §8; ARCHITECTURE "A run is frozen at its start")."""
+    params = preflight(business_date, data_root, params_file, force)
+    return RunContext.create(business_date, data_root, params, run_id=run_id)
 
 
 def validate_stage(ctx: RunContext, names: list[str] | None = None) -> ValidationOutcome:
@@ -280,12 +285,15 @@ def run_date(
     """Validate, compute and publish one business date end to end, under its lock (SPEC §8)."""
     ctx: RunContext | None = None
     try:
-        preflight(business_date, data_root, params_file, force)
+        params = preflight(business_date, data_root, params_file, force)
         from pipeline.publish import DateLock
 
         with DateLock(data_root.resolve(), business_date, "cli"):
             with _stage(progress, "inputs"):
-                ctx = start_run(business_date, data_root, params_file, force)
+                # Inputs again under the lock (they may have moved meanwhile); parameters not:
+                # the run is frozen on the file preflight selected.
+                require_inputs(data_root, business_date)
+                ctx = RunContext.create(business_date, data_root, params)
             with _stage(progress, "validate") as d:
                 validation = validate_inputs(ctx, progress)
                 d["rows"] = sum(f.rows for f in validation.files)

@@ -77,15 +77,20 @@ def write_parquet_atomic(frame: pl.DataFrame, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write UTF-8 `text` to `path`: readers see the old or the whole new file (SPEC §8)."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path`: readers see the old or the whole new file (SPEC §8)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         commit_temp(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 `text` to `path`: readers see the old or the whole new file (SPEC §8)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def open_input(path: Path) -> BinaryIO:

@@ -3,7 +3,8 @@
 The DAG file stays thin: every task body is one call into this module, which calls the very
 stage functions of `pipeline.run` that the CLI runs. Tasks pass a run reference of three strings
 (business date, data root, run id) through XCom; each rebuilds the context with
-`RunContext.load`, so any worker can run any task and a retried task finds everything in place.
+`RunContext.load` from the run's `context.json` and frozen parameter copy alone, so any worker can
+run any task and a retried task finds everything in place, parameters included.
 """
 
 from __future__ import annotations
