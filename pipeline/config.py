@@ -12,6 +12,7 @@ import datetime as dt
 import decimal
 import hashlib
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,6 @@ import yaml
 from pipeline.errors import ParameterError
 from pipeline.resources import SHIPPED_PARAMS_DIR
 
-FUTURES_PRODUCTS = ("ZT", "Z3N", "ZF", "ZN", "TN", "TWE", "ZB", "UB", "SR3", "SR1", "ZQ")
 SECURITY_TYPES = ("BILL", "NOTE", "BOND", "TIPS", "FRN", "STRIPS")
 
 T = TypeVar("T")
@@ -216,7 +216,8 @@ class XmParams:
             max_reduction=node.field("max_reduction", number(lo=0, hi=1)),
             eligible_ficc_types=node.items("eligible_ficc_types", one_of(SECURITY_TYPES)),
             min_remaining_years=node.field("min_remaining_years", number(lo=0)),
-            eligible_cme_products=node.items("eligible_cme_products", one_of(FUTURES_PRODUCTS)),
+            # Checked against cme.products once that section is read (Params.parse).
+            eligible_cme_products=node.items("eligible_cme_products", text),
         )
 
 
@@ -275,25 +276,43 @@ class InterSpread:
         return spread
 
 
+PRODUCT_CODE = re.compile(r"[A-Z0-9]{1,12}")
+
+
 @dataclass(frozen=True)
 class CmeParams:
-    """The CME SPAN proxy: products, cash buckets, spreads in priority order (SPEC §5.2)."""
+    """The CME SPAN proxy: products, cash buckets, spreads in priority order (SPEC §5.2).
+
+    `products` is the product universe of the dates this file is in force for: the contract
+    master may list only these (its enum is read from here), and their order in the file is the
+    combined-commodity (CC) column order of the CME model. A file effective later may add a
+    product without touching the files before it.
+    """
 
     hrp_initial_ratio: float
     products: dict[str, ProductParams]
     cash_mapping: tuple[CashBucket, ...]
     inter_spreads: tuple[InterSpread, ...]
 
+    @property
+    def product_codes(self) -> tuple[str, ...]:
+        """The product universe, in CC order."""
+        return tuple(self.products)
+
+    @property
+    def cc_index(self) -> dict[str, int]:
+        """Product code -> its CC column (SPEC §5.2: a combined commodity is one product)."""
+        return {code: i for i, code in enumerate(self.products)}
+
     @classmethod
     def parse(cls, node: Node) -> CmeParams:
         products = node.entries("products", section(ProductParams.parse))
-        unknown = [code for code in products if code not in FUTURES_PRODUCTS]
-        if unknown:
-            node.problem(f"unknown product(s) {unknown}", "products")
-        missing = [code for code in FUTURES_PRODUCTS if code not in products]
-        if missing and "products" in node.raw:
-            node.problem(f"no entry for {missing}", "products")
-        known = FUTURES_PRODUCTS
+        bad = [code for code in products if not PRODUCT_CODE.fullmatch(code)]
+        if bad:
+            node.problem(f"codes {bad} are not 1-12 upper-case letters or digits", "products")
+        if not products and "products" in node.raw:
+            node.problem("expected at least one product", "products")
+        known = tuple(products)
         buckets = node.items("cash_mapping", section(lambda n: CashBucket.parse(n, known)))
         # Buckets tile the remaining years: each starts where the one before it ends.
         for prev, nxt in itertools.pairwise(buckets):
@@ -301,7 +320,7 @@ class CmeParams:
                 node.problem(f"gap or overlap at {prev.hi} / {nxt.lo}", "cash_mapping")
         return cls(
             hrp_initial_ratio=node.field("hrp_initial_ratio", number(lo=1)),
-            products={code: spec for code, spec in products.items() if code in FUTURES_PRODUCTS},
+            products=products,
             cash_mapping=buckets,
             inter_spreads=node.items(
                 "inter_spreads", section(lambda n: InterSpread.parse(n, known))
@@ -380,7 +399,7 @@ class Params:
         tenors = node.items("key_rate_tenors", number(lo=0, above=True))
         if not tenors or any(b <= a for a, b in itertools.pairwise(tenors)):
             node.problem("expected a non-empty strictly increasing list", "key_rate_tenors")
-        return cls(
+        params = cls(
             version=node.field("version", text),
             effective_from=node.field("effective_from", iso_date),
             key_rate_tenors=tenors,
@@ -392,6 +411,12 @@ class Params:
             source=source,
             sha256=sha256,
         )
+        # XM covers products of this file's universe only.
+        if params.cme.products:
+            in_universe = one_of(params.cme.product_codes)
+            for i, code in enumerate(params.xm.eligible_cme_products):
+                in_universe(code, f".xm.eligible_cme_products[{i}]", node.problems)
+        return params
 
 
 def tenor_column(tenor: float) -> str:

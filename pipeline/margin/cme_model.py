@@ -7,19 +7,18 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.config import FUTURES_PRODUCTS, CmeParams
+from pipeline.config import CmeParams
 from pipeline.margin.rowsums import weighted_row_sums
 
 FloatArray = npt.NDArray[np.float64]
 
-# Combined commodities are the product codes; their column order in every CC matrix.
-CC_INDEX = {code: i for i, code in enumerate(FUTURES_PRODUCTS)}
-N_CC = len(FUTURES_PRODUCTS)
-
 
 @dataclass(frozen=True)
 class CcExposure:
-    """Per (portfolio, CC) DV01: `net` = Σ s; `up`/`down` = Σ over tiers of max(±d_tier, 0)."""
+    """Per (portfolio, CC) DV01: `net` = Σ s; `up`/`down` = Σ over tiers of max(±d_tier, 0).
+
+    Columns are the combined commodities, one per product in `CmeParams.cc_index` order.
+    """
 
     net: FloatArray
     up: FloatArray
@@ -37,15 +36,16 @@ class CcExposure:
 
 def cme_requirement(exposure: CcExposure, params: CmeParams) -> FloatArray:
     """C(P) = max(0, Σ scan + Σ intra − inter credits) for each row (SPEC §5.2)."""
-    scan_bp = np.array([params.products[c].scan_bp for c in FUTURES_PRODUCTS])
-    intra_bp = np.array([params.products[c].intra_bp for c in FUTURES_PRODUCTS])
+    scan_bp = np.array([spec.scan_bp for spec in params.products.values()])
+    intra_bp = np.array([spec.intra_bp for spec in params.products.values()])
+    cc_index = params.cc_index
     scan = weighted_row_sums(np.abs(exposure.net), scan_bp)
     intra = weighted_row_sums(np.minimum(exposure.up, exposure.down), intra_bp)
     remaining = exposure.net.copy()
     credit = np.zeros(remaining.shape[0])
     # The waterfall is sequential over spreads (priority order) but vectorised over portfolios.
     for spread in params.inter_spreads:
-        a, b = CC_INDEX[spread.a], CC_INDEX[spread.b]
+        a, b = cc_index[spread.a], cc_index[spread.b]
         r_a, r_b = remaining[:, a], remaining[:, b]
         matched = np.where(r_a * r_b < 0.0, np.minimum(np.abs(r_a), np.abs(r_b)), 0.0)
         credit += spread.credit * matched * (scan_bp[a] + scan_bp[b])

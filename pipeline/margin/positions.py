@@ -11,7 +11,6 @@ import polars as pl
 
 from pipeline.config import Params
 from pipeline.errors import InternalError
-from pipeline.margin.cme_model import CC_INDEX
 from pipeline.margin.inputs import MarginInputs
 from pipeline.margin.sharding import shard_of
 
@@ -91,7 +90,7 @@ def cash_cc(t: FloatArray, params: Params) -> IntArray:
     buckets = params.cme.cash_mapping
     los = np.array([b.lo for b in buckets])
     his = np.array([b.hi for b in buckets])
-    codes = np.array([CC_INDEX[b.product] for b in buckets], dtype=np.int64)
+    codes = np.array([params.cme.cc_index[b.product] for b in buckets], dtype=np.int64)
     j = np.minimum(np.searchsorted(his, t, side="left"), len(buckets) - 1)
     mapped = (t > los[j]) & (t <= his[j])
     return np.where(mapped, codes[j], -1).astype(np.int64)
@@ -127,18 +126,30 @@ def securities(inputs: MarginInputs, params: Params, business_date: dt.date) -> 
 
 def contracts(inputs: MarginInputs, params: Params) -> Instruments:
     """Contract master with CC, tier and XM eligibility (SPEC §5.2, §5.3)."""
+    cc_index = params.cme.cc_index
     frame = (
         inputs.cme_contracts.select(
             "contract_id",
             "dv01_per_contract",
             "risk_tenor_years",
             pl.col("product_code").is_in(list(params.xm.eligible_cme_products)).alias("eligible"),
-            pl.col("product_code").replace_strict(CC_INDEX, return_dtype=pl.Int64).alias("cc"),
+            pl.col("product_code")
+            .replace_strict(cc_index, default=None, return_dtype=pl.Int64)
+            .alias("cc"),
             "maturity_month",
+            "product_code",
         )
         .sort("contract_id")
         .collect()
     )
+    unknown = frame.filter(pl.col("cc").is_null())
+    if unknown.height:
+        # The contract's product_code enum is read from the same file, so only a caller that
+        # skipped validation gets here.
+        raise InternalError(
+            f"cme_contracts.parquet: product_code {_examples(unknown, 'product_code')} not in "
+            f"cme.products of {params.source.name}; expected one of {list(cc_index)} (SPEC §2.10)"
+        )
     tier = frame.select(pl.struct("cc", "maturity_month").rank("dense") - 1).to_series()
     return Instruments(
         ids=frame.get_column("contract_id"),

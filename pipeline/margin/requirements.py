@@ -12,7 +12,7 @@ import polars as pl
 from pipeline.config import Params
 from pipeline.errors import InternalError
 from pipeline.margin.calls import call_amounts
-from pipeline.margin.cme_model import N_CC, CcExposure, cme_requirement
+from pipeline.margin.cme_model import CcExposure, cme_requirement
 from pipeline.margin.columns import MARGIN_COLUMNS
 from pipeline.margin.dv01 import dv01_partials
 from pipeline.margin.ficc_model import ficc_requirement
@@ -47,11 +47,11 @@ def _reduction(standalone_sum: FloatArray, combined: FloatArray) -> FloatArray:
 
 
 def _futures_exposures(
-    futures: Netted, contracts: Instruments, n_accounts: int
+    futures: Netted, contracts: Instruments, n_accounts: int, n_cc: int
 ) -> tuple[CcExposure, CcExposure]:
     """Net and tier-signed DV01 per (account, CC) of the regular and the XM futures (SPEC §5.2)."""
     if futures.acct.size == 0:
-        empty = CcExposure.single_tier(np.zeros((n_accounts, N_CC)))
+        empty = CcExposure.single_tier(np.zeros((n_accounts, n_cc)))
         return empty, empty
     # d_tier per (portfolio, account, tier): positions are few per account, so group the
     # occupied triples rather than materialise an accounts × tiers matrix.
@@ -68,13 +68,13 @@ def _futures_exposures(
     both = 2 * n_accounts
 
     def dense(values: FloatArray) -> FloatArray:
-        return per_account_sum(rows, cc, values, both, N_CC).reshape(2, n_accounts, N_CC)
+        return per_account_sum(rows, cc, values, both, n_cc).reshape(2, n_accounts, n_cc)
 
     net, up, down = dense(d), dense(np.maximum(d, 0.0)), dense(np.maximum(-d, 0.0))
     return CcExposure(net[0], up[0], down[0]), CcExposure(net[1], up[1], down[1])
 
 
-def _cash_exposure(cash: Netted, securities: Instruments, n_accounts: int) -> CcExposure:
+def _cash_exposure(cash: Netted, securities: Instruments, n_accounts: int, n_cc: int) -> CcExposure:
     """XM cash in the CME model: one tier CASH per CC from `cash_mapping` (SPEC §5.2)."""
     cc = securities.cc[cash.instrument]
     unmapped = (cc < 0) & cash.xm
@@ -87,7 +87,7 @@ def _cash_exposure(cash: Netted, securities: Instruments, n_accounts: int) -> Cc
         )
     # Regular cash rows are kept but weigh nothing, which is cheaper than selecting XM rows.
     weights = np.where(cash.xm, cash.s, 0.0)
-    net = per_account_sum(cash.acct, np.maximum(cc, 0), weights, n_accounts, N_CC)
+    net = per_account_sum(cash.acct, np.maximum(cc, 0), weights, n_accounts, n_cc)
     return CcExposure.single_tier(net)
 
 
@@ -137,8 +137,9 @@ def ficc_side(book: Book, scenarios: FloatArray, params: Params) -> Columns:
 def cme_side(book: Book, params: Params) -> Columns:
     """C of the regular futures, the XM futures, the XM cash and their union (SPEC §5.2, §5.3)."""
     n = book.accounts.height
-    cash = _cash_exposure(book.cash, book.securities, n)
-    regular, xm_futures = _futures_exposures(book.futures, book.contracts, n)
+    n_cc = len(params.cme.products)
+    cash = _cash_exposure(book.cash, book.securities, n, n_cc)
+    regular, xm_futures = _futures_exposures(book.futures, book.contracts, n, n_cc)
     c_sa = cme_requirement(xm_futures, params.cme)
     return {
         "cme_regular_im": cme_requirement(regular, params.cme),

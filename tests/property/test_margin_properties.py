@@ -22,7 +22,7 @@ from margin_builders import (
 from polars.testing import assert_frame_equal
 from reference_margin import reference_margin
 
-from pipeline.config import FUTURES_PRODUCTS, Params
+from pipeline.config import Params
 from pipeline.margin import MarginInputs, compute_account_margin, finalize_margin
 
 BASE = golden_params("01_xm_basis_cap")
@@ -73,7 +73,7 @@ def books(draw: st.DrawFn) -> tuple[MarginInputs, Params, list[tuple[str, str, i
     extra_con = pl.DataFrame(
         {
             "contract_id": [f"RNDF{i}" for i in range(n_con)],
-            "product_code": [draw(st.sampled_from(FUTURES_PRODUCTS)) for _ in range(n_con)],
+            "product_code": [draw(st.sampled_from(BASE.cme.product_codes)) for _ in range(n_con)],
             "maturity_month": [draw(st.sampled_from(["202612", "202703", "202706"]))
                                for _ in range(n_con)],
             "settlement_price": [100.0] * n_con,

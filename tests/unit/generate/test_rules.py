@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.config import FUTURES_PRODUCTS, SECURITY_TYPES
+from pipeline.config import SECURITY_TYPES, select_params
 from pipeline.contracts.checkdigits import cusip_is_valid, lei_is_valid
 
 DECIMAL = r"^[+-]?\d+(\.\d+)?$"
@@ -112,11 +112,16 @@ def test_treasury_securities(text: Text, business_date: dt.date) -> None:
     assert {"912797", "91282C", "912810", "912828", "912803"} <= prefixes
 
 
-def test_cme_contracts(text: Text) -> None:
+def _products(business_date: dt.date) -> set[str]:
+    """The product universe of the parameter file in force on D (SPEC §2.10)."""
+    return set(select_params(business_date, None).cme.product_codes)
+
+
+def test_cme_contracts(text: Text, business_date: dt.date) -> None:
     """SPEC §2.4."""
     con = text("cme_contracts")
     assert con["contract_id"].is_unique().all()
-    assert set(con["product_code"]) == set(FUTURES_PRODUCTS)
+    assert set(con["product_code"]) == _products(business_date)
     assert con["maturity_month"].str.contains(r"^\d{4}(0[1-9]|1[0-2])$").all()
     assert (_num(con, "settlement_price") > 0).all()
     dv01 = _num(con, "dv01_per_contract")
@@ -170,7 +175,7 @@ def test_cme_positions(reports: pl.DataFrame, text: Text, business_date: dt.date
     assert (joined["set_px"].cast(pl.Float64) == joined["settlement_price"].cast(pl.Float64)).all()
     net = reports["fin_long"].cast(pl.Int64) - reports["fin_short"].cast(pl.Int64)
     assert (net != 0).mean() > 0.9  # type: ignore[operator]
-    assert set(joined["product_code"]) == set(FUTURES_PRODUCTS)
+    assert set(joined["product_code"]) == _products(business_date)
 
 
 def test_fixml_text_shape(small_set: dict[str, Path]) -> None:

@@ -8,7 +8,7 @@ import pytest
 from margin_builders import D, golden_inputs, golden_params
 
 from pipeline.margin import compute_shard, dv01_by_tenor, shard_of
-from pipeline.margin.cme_model import CC_INDEX, N_CC, CcExposure, cme_requirement
+from pipeline.margin.cme_model import CcExposure, cme_requirement
 from pipeline.margin.ficc_model import ficc_requirement, var_rank
 from pipeline.margin.positions import cash_cc
 from pipeline.margin.sensitivities import key_rate_matrix, key_rate_split
@@ -16,6 +16,8 @@ from pipeline.margin.sharding import fmix64, fnv1a_64
 
 TENORS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 30.0)
 PARAMS = golden_params("01_xm_basis_cap")
+CC_INDEX = PARAMS.cme.cc_index
+N_CC = len(CC_INDEX)
 # fmix64(FNV-1a 64) mod 1000 of ACCT-000123, XM1, NA (reference_fmix below, by hand in Python).
 PINNED = [555, 114, 705]
 
