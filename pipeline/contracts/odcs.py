@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,11 @@ def parse_contract(doc: Any, path: Path, params: Params | None = None) -> Contra
     props: list[Property] = []
     for i, node in enumerate(obj.get("properties") or []):
         prop = _property(node, f"schema[0].properties[{i}]", path)
+        source = prop.custom.get("enumFromParam")
+        if source is not None and params is not None:
+            # The allowed values are the parameter file's (cme.products keys), never a copy.
+            values = [str(v) for v in _param_value(params, str(source), path)]
+            prop = dataclasses.replace(prop, custom={**prop.custom, "enum": values})
         template = prop.custom.get("expandFrom")
         if template is None:
             props.append(prop)

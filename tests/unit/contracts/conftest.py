@@ -75,7 +75,7 @@ class Inbox:
         assert old in text, f"{old!r} not in {name}"
         self.write(name, text.replace(old, new, count))
 
-    def validate(self, capsys: pytest.CaptureFixture[str]) -> Validated:
+    def validate(self, capsys: pytest.CaptureFixture[str], params: Path = PARAMS) -> Validated:
         capsys.readouterr()
         code = main(
             [
@@ -86,7 +86,7 @@ class Inbox:
                 "--data-root",
                 str(self.root),
                 "--params",
-                str(PARAMS),
+                str(params),
             ]
         )
         return Validated(code, capsys.readouterr().err, self.root)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from pipeline.contracts import FileOutcome, ValidationOutcome
-from tests.unit.contracts.conftest import Inbox, Validated
+from tests.unit.contracts.conftest import PARAMS, Inbox, Validated
 
 FICC = "ficc_positions_20261120.csv"
 CME = "cme_positions_20261120.xml"
@@ -253,3 +255,22 @@ def test_extra_column_is_a_warning(inbox: Inbox, capsys: pytest.CaptureFixture[s
     assert manifest["cme_contracts"]["outcome"] == "warning"
     assert manifest["accounts"]["rows"] == 3 and manifest["accounts"]["contract_version"]
     assert not (v.root / "quarantine").exists()
+
+
+def test_product_codes_are_those_of_the_parameter_file_in_force(
+    inbox: Inbox, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The product_code enum is read from cme.products (SPEC §2.10), never a second list."""
+    contracts = "cme_contracts_20261120.csv"
+    inbox.write("cme_contracts", inbox.text("cme_contracts") + "ZXZ6,ZX,202612,100.0,50,5.0\n")
+    failure = assert_rejected(
+        inbox.validate(capsys), contracts, "product_code.enum", "product_code", 1
+    )
+    assert failure["examples"][0]["values"]["product_code"] == "ZX"
+    # The same file under a parameter file that trades ZX passes.
+    doc = yaml.safe_load(PARAMS.read_text())
+    doc["cme"]["products"]["ZX"] = {"scan_bp": 50, "intra_bp": 7}
+    with_zx = tmp_path / "with_zx.yaml"
+    with_zx.write_text(yaml.safe_dump(doc, sort_keys=False))
+    v = inbox.validate(capsys, with_zx)
+    assert v.code == 0, v.err
