@@ -106,4 +106,8 @@ class InputFormatError(ValidationRejected):
         self.detail = detail
         self.examples = list(examples)
         self.failing_count = failing_count
+        # Set by the reader that raised it: the sha256 and size of the bytes it read, from the
+        # same open file (issue 11), so the rejection records the bytes that were judged.
+        self.sha256: str | None = None
+        self.size: int | None = None
         super().__init__(f"{file.name}: rule {rule}: {detail}")

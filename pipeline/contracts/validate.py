@@ -45,7 +45,7 @@ def read_raw(ctx: RunContext, spec: InputSpec, path: Path) -> pl.DataFrame:
         dest = _raw_dir(ctx) / f"{spec.name}.parquet"
         read_cme_positions(path, dest)
         return pl.read_parquet(dest)
-    frame = pl.from_arrow(read_csv_strings(path))
+    frame = pl.from_arrow(read_csv_strings(path).table)
     assert isinstance(frame, pl.DataFrame)
     return frame
 

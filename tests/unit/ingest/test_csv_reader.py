@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,14 +28,14 @@ def reject(path: Path, rule: str) -> InputFormatError:
 
 
 def test_bom_is_dropped_and_names_are_exact(tmp_path: Path) -> None:
-    table = read_csv_strings(write(tmp_path, b"\xef\xbb\xbfaccount_id,Hrp\nA1,true\n"))
+    table = read_csv_strings(write(tmp_path, b"\xef\xbb\xbfaccount_id,Hrp\nA1,true\n")).table
     assert table.column_names == ["account_id", "Hrp"]
     assert table.to_pylist() == [{"account_id": "A1", "Hrp": "true"}]
 
 
 def test_only_empty_and_quoted_empty_are_null_and_nothing_is_type_guessed(tmp_path: Path) -> None:
     data = b'id,a,b,c,d\n1,,"",NA,NULL\n2,1E5,"NA",0012,true\n3,nan,-0.50, x,2026-11-20\n'
-    table = read_csv_strings(write(tmp_path, data))
+    table = read_csv_strings(write(tmp_path, data)).table
     assert all(field.type == pa.string() for field in table.schema)
     assert table.to_pylist() == [
         {"id": "1", "a": None, "b": None, "c": "NA", "d": "NULL"},
@@ -44,24 +45,24 @@ def test_only_empty_and_quoted_empty_are_null_and_nothing_is_type_guessed(tmp_pa
 
 
 def test_crlf_line_endings_and_missing_final_newline_read_alike(tmp_path: Path) -> None:
-    crlf = read_csv_strings(write(tmp_path, b"a,b\r\n1,2\r\n3,4", "crlf.csv"))
+    crlf = read_csv_strings(write(tmp_path, b"a,b\r\n1,2\r\n3,4", "crlf.csv")).table
     assert crlf.to_pylist() == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
 
 
 def test_extra_columns_are_kept(tmp_path: Path) -> None:
-    table = read_csv_strings(write(tmp_path, b"account_id,unexpected_extra\nA1,zzz\n"))
+    table = read_csv_strings(write(tmp_path, b"account_id,unexpected_extra\nA1,zzz\n")).table
     assert table.column_names == ["account_id", "unexpected_extra"]
     assert table.column("unexpected_extra").to_pylist() == ["zzz"]
 
 
 def test_header_only_file_is_an_empty_string_table(tmp_path: Path) -> None:
-    table = read_csv_strings(write(tmp_path, b"book,item,amount\n"))
+    table = read_csv_strings(write(tmp_path, b"book,item,amount\n")).table
     assert table.num_rows == 0
     assert table.schema == pa.schema([(n, pa.string()) for n in ("book", "item", "amount")])
 
 
 def test_header_only_without_newline(tmp_path: Path) -> None:
-    table = read_csv_strings(write(tmp_path, b"book,on_deposit"))
+    table = read_csv_strings(write(tmp_path, b"book,on_deposit")).table
     assert (table.num_rows, table.column_names) == (0, ["book", "on_deposit"])
 
 
@@ -114,7 +115,7 @@ def test_blank_line_is_a_row_shape_error(tmp_path: Path) -> None:
 
 
 def test_row_of_empty_fields_is_a_row_of_nulls_not_a_shape_error(tmp_path: Path) -> None:
-    table = read_csv_strings(write(tmp_path, b"a,b\n1,2\n,\n"))
+    table = read_csv_strings(write(tmp_path, b"a,b\n1,2\n,\n")).table
     assert table.to_pylist() == [{"a": "1", "b": "2"}, {"a": None, "b": None}]
 
 
@@ -137,7 +138,7 @@ def test_row_index_maps_to_line_and_errors_are_found_deep_in_a_multi_block_file(
     # ~20 MB: more than one Arrow block, so the threaded read and the serial diagnosis both run.
     n = 1_000_000
     body = b"".join(b"ACCT-%07d,%d.25\n" % (i, i) for i in range(n))
-    good = read_csv_strings(write(tmp_path, b"account_id,amount\n" + body, "good.csv"))
+    good = read_csv_strings(write(tmp_path, b"account_id,amount\n" + body, "good.csv")).table
     assert good.num_rows == n
     assert good.column("account_id")[n - 1].as_py() == f"ACCT-{n - 1:07d}"
     bad_line = 900_000  # file line; data row index bad_line - 2
@@ -147,3 +148,47 @@ def test_row_index_maps_to_line_and_errors_are_found_deep_in_a_multi_block_file(
     error = reject(bad, "row_shape")
     assert error.examples[0]["line"] == bad_line
     assert error.examples[0]["text"] == "ACCT-BROKEN"
+
+
+def test_sha256_and_size_are_of_the_bytes_read(tmp_path: Path) -> None:
+    data = b"\xef\xbb\xbfa,b\r\n1,2\r\n3,4"
+    read = read_csv_strings(write(tmp_path, data))
+    assert (read.sha256, read.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    header_only = b"book,on_deposit"
+    read = read_csv_strings(write(tmp_path, header_only, "h.csv"))
+    assert (read.sha256, read.size) == (hashlib.sha256(header_only).hexdigest(), len(header_only))
+
+
+def test_a_rejected_file_reports_the_sha256_of_its_bytes(tmp_path: Path) -> None:
+    data = b"a,b\n1,2\n3\n" + b"4,5\n" * 1000
+    error = reject(write(tmp_path, data), "row_shape")
+    assert (error.sha256, error.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    error = reject(write(tmp_path, b"a,a\n1,2\n", "dup.csv"), "header")
+    assert error.sha256 == hashlib.sha256(b"a,a\n1,2\n").hexdigest()
+
+
+def test_a_file_replaced_while_it_is_read_is_hashed_as_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replaced by rename mid-read: the rows and the hash are both of the file that was opened."""
+    from pipeline.ingest import csv_reader
+
+    old = b"a,b\n" + b"1,2\n" * 100_000
+    new = b"a,b\n" + b"9,9\n" * 10
+    path = write(tmp_path, old)
+    other = write(tmp_path, new, "other.csv")
+    real_read = csv_reader._Bytes.read
+    swapped: list[bool] = []
+
+    def read_then_swap(self: csv_reader._Bytes, size: int | None = -1) -> bytes:
+        data = real_read(self, size)
+        if not swapped:
+            other.replace(path)
+            swapped.append(True)
+        return data
+
+    monkeypatch.setattr(csv_reader._Bytes, "read", read_then_swap)
+    read = read_csv_strings(path)
+    assert swapped and path.read_bytes() == new
+    assert read.table.num_rows == 100_000
+    assert (read.sha256, read.size) == (hashlib.sha256(old).hexdigest(), len(old))
