@@ -125,9 +125,11 @@ class CompiledContract:
     def groups(self) -> list[tuple[tuple[str, ...], tuple[Rule, ...]]]:
         """Rules grouped by the GX frame columns they read; the table-level group reads none.
 
-        GX's pandas engine copies the whole frame for every column expectation, so each group is
-        validated on a frame of only its own columns: the cost stays linear in rows, not in rows
-        times columns times rules. Header rules need no rows and row counts need no columns.
+        GX's pandas engine filters (and so copies) the whole frame for every column expectation,
+        so each group is validated on a frame of exactly the columns its rules read: the cost
+        stays linear in rows, not in rows times columns times rules. A raw column's own rules
+        share its frame; a pass column is a frame of one boolean column. Header rules need no
+        rows and row counts need no columns.
         """
         grouped: dict[str, list[Rule]] = {}
         for rule in self.rules:
@@ -138,7 +140,7 @@ class CompiledContract:
             elif rule.table_level:
                 key = "rows"
             else:
-                key = "column " + str(rule.column)
+                key = "columns " + ",".join(rule.gx_columns)
             grouped.setdefault(key, []).append(rule)
         out = []
         for rules in grouped.values():
@@ -149,28 +151,59 @@ class CompiledContract:
         return out
 
     def gx_frame(self, raw: pl.DataFrame) -> pl.DataFrame:
-        """The raw columns plus the typed and precomputed pass columns the suite refers to."""
+        """The raw columns plus the typed and precomputed pass columns the suite refers to.
+
+        Also holds the typed column of every staged property that is not a plain string, so
+        `staged_frame` takes them from here instead of parsing the strings again. One lazy
+        query with common-subexpression elimination: a typed value that several pass columns
+        test (`par_amount` as Int64 for its format, range, multiple and non-zero rules) is
+        parsed once.
+        """
         present = [c for c in raw.columns if c != "line"]
+        typed_names = list(self.typed_columns)
+        for prop in self.contract.properties:
+            if (
+                prop.staged_name is not None
+                and prop.name in self.raw_dtypes
+                and prop.name in present
+                and prop.name not in typed_names
+                and _needs_cast(prop, self.raw_dtypes[prop.name])
+            ):
+                typed_names.append(prop.name)
         typed = [
             typed_expr(self.contract.prop(name), self.raw_dtypes[name]).alias(TYPED_PREFIX + name)
-            for name in self.typed_columns
+            for name in typed_names
         ]
         flags = [
             r.flag(raw).fill_null(True).alias(r.flag_column)
             for r in self.rules
             if r.flag is not None and r.flag_column is not None
         ]
-        return raw.select(*present, *typed, *flags)
+        return raw.lazy().select(*present, *typed, *flags).collect()
 
-    def staged_frame(self, raw: pl.DataFrame) -> pl.DataFrame:
-        """The typed staged frame (ARCHITECTURE "Typed staged inputs"): exact names and dtypes."""
+    def stageable(self, raw: pl.DataFrame) -> bool:
+        """Whether `raw` has every column the staged frame is built from."""
+        return all(p.name in raw.columns for p in self.contract.properties if p.staged_name)
+
+    def staged_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The typed staged frame (ARCHITECTURE "Typed staged inputs"): exact names and dtypes.
+
+        `frame` is the raw frame or its `gx_frame`, whose typed columns are then reused.
+        """
         exprs = []
         for prop in self.contract.properties:
             staged = prop.staged_name
             if staged is None:
                 continue
-            exprs.append(typed_expr(prop, self.raw_dtypes[prop.name]).alias(staged))
-        return raw.select(exprs)
+            if TYPED_PREFIX + prop.name in frame.columns:
+                exprs.append(pl.col(TYPED_PREFIX + prop.name).alias(staged))
+            else:
+                exprs.append(typed_expr(prop, self.raw_dtypes[prop.name]).alias(staged))
+        return frame.select(exprs)
+
+
+def _needs_cast(prop: Property, raw_dtype: pl.DataType) -> bool:
+    return not (raw_dtype == pl.String and prop.physical_type == "Utf8")
 
 
 def typed_expr(prop: Property, raw_dtype: pl.DataType) -> pl.Expr:

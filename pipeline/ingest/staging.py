@@ -68,13 +68,23 @@ def swap_symlink(link: Path, target: Path) -> None:
 
 def write_parquet_atomic(frame: pl.DataFrame, dest: Path) -> None:
     """Write `frame` to `dest` as Parquet: readers see the old or the whole new file (SPEC §8)."""
+    tmp = write_parquet_temp(frame, dest)
+    try:
+        commit_temp(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_parquet_temp(frame: pl.DataFrame, dest: Path) -> Path:
+    """Write `frame` as Parquet to the temp name of `dest`; `commit_temp` publishes it later."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(dest)
     try:
         frame.write_parquet(tmp)
-        commit_temp(tmp, dest)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
