@@ -274,6 +274,8 @@ def publish(
     described = {
         "business_date": ctx.business_date.isoformat(),
         "run_id": ctx.run_id,
+        # Where D was published: the compliance DAG reads its history from the same data root.
+        "data_root": str(ctx.data_root),
         "output_dir": str(ctx.output_dir),
         "run_folder": str(folder.resolve()),
     }

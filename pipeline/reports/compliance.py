@@ -117,7 +117,7 @@ def _daily_test(pack: Pack) -> str:
     cards = [
         card(
             "Daily computation (SEC 34-102022)",
-            value_span("daily-status", status, status, "fig"),
+            value_span("daily-status", status, status, "fig word"),
             f"as of {esc(iso(test['as_of']))}",
             bad=status == "DAILY_REQUIRED",
         ),

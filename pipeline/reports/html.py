@@ -27,6 +27,7 @@ h3 { font-size: 15px; margin: 14px 0 6px; }
 .card .fig { display: block; font-size: 20px; font-weight: 600;
   font-variant-numeric: tabular-nums; }
 .card .sub { color: var(--muted); font-size: 12px; }
+.card .fig.word { font-size: 16px; overflow-wrap: anywhere; }
 .card.bad { border-color: var(--bad); background: #fff5f5; }
 .flag { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
   font-weight: 600; }

@@ -50,7 +50,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory, af: Any) -> dict[str, Any]:
 
 def test_dagbag_has_no_import_errors(probe: dict[str, Any]) -> None:
     assert probe["errors"] == {}
-    assert probe["dag_ids"] == ["xmargin_nightly"]
+    assert probe["dag_ids"] == ["xmargin_compliance", "xmargin_nightly"]
 
 
 def test_parsing_imports_no_heavy_engine(probe: dict[str, Any]) -> None:
@@ -62,11 +62,12 @@ def test_custom_timetable_survives_serialization_through_the_plugin(probe: dict[
     assert probe["summary"] == "SIFMA business days 19:30 America/New_York"
 
 
-def test_dag_file_imports_only_airflow_sdk_pendulum_and_stdlib(af: Any) -> None:
+@pytest.mark.parametrize("dag_file", ["xmargin_nightly.py", "xmargin_compliance.py"])
+def test_dag_file_imports_only_airflow_sdk_pendulum_and_stdlib(af: Any, dag_file: str) -> None:
     import ast
     import sys
 
-    tree = ast.parse((af.REPO / "dags" / "xmargin_nightly.py").read_text())
+    tree = ast.parse((af.REPO / "dags" / dag_file).read_text())
     top = []
     for node in tree.body:
         if isinstance(node, ast.Import):
