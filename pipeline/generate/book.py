@@ -18,6 +18,7 @@ import numpy.typing as npt
 import polars as pl
 
 from pipeline.generate.identifiers import base36, lei_check_digits
+from pipeline.generate.products import specs_for
 from pipeline.generate.writers import boolean, fixed
 
 IntArray = npt.NDArray[np.int64]
@@ -84,17 +85,7 @@ class Universe:
     future_pairs: IntArray = field(repr=False)
 
 
-# Cash remaining-years buckets hedged with each Treasury future (deliverable-like ranges).
-_BASIS_BUCKETS = (
-    (1.25, 2.5, "ZT"),
-    (2.5, 3.5, "Z3N"),
-    (3.5, 5.5, "ZF"),
-    (5.5, 8.5, "ZN"),
-    (8.5, 12.0, "TN"),
-    (12.0, 18.0, "ZB"),
-    (18.0, 23.0, "TWE"),
-    (23.0, 31.0, "UB"),
-)
+# Futures curve trades between two products; a pair is traded when both are listed.
 _FUTURE_CURVES = (
     ("ZT", "ZF"),
     ("ZT", "ZN"),
@@ -122,6 +113,8 @@ def build_universe(
     years = securities["years"].to_numpy()
     product = contracts["product_code"].to_numpy()
     month = contracts["maturity_month"].to_numpy()
+    listed_specs = specs_for(tuple(dict.fromkeys(product.tolist())))
+    treasury = [spec for spec in listed_specs if spec.kind == "treasury"]
 
     def months_of(code: str) -> IntArray:
         idx = np.flatnonzero(product == code)
@@ -131,9 +124,11 @@ def build_universe(
     cash_idx: list[IntArray] = []
     front: list[IntArray] = []
     second: list[IntArray] = []
-    for lo, hi, code in _BASIS_BUCKETS:
+    # Cash in each Treasury future's band of remaining years (deliverable-like) hedges with it.
+    for spec in sorted(treasury, key=lambda s: s.basis_years):
+        lo, hi = spec.basis_years
         idx = np.flatnonzero(coupon & (years > lo) & (years <= hi))
-        listed = months_of(code)
+        listed = months_of(spec.code)
         cash_idx.append(idx)
         front.append(np.full(len(idx), listed[0], dtype=np.int64))
         second.append(np.full(len(idx), listed[min(1, len(listed) - 1)], dtype=np.int64))
@@ -143,15 +138,16 @@ def build_universe(
     outright = np.array([type_weight[t] for t in sec_type], dtype=np.float64)
 
     fut_weight = np.zeros(len(product))
-    for code in ("ZT", "Z3N", "ZF", "ZN", "TN", "TWE", "ZB", "UB"):
-        listed = months_of(code)
-        fut_weight[listed] = np.array([3.0, 1.0, 0.2])[: len(listed)]
-    for code, n_active, weight in (("SR3", 12, 1.0), ("SR1", 4, 0.6), ("ZQ", 6, 0.5)):
-        listed = months_of(code)
-        fut_weight[listed] = 0.15 * weight
-        fut_weight[listed[:n_active]] = weight
+    for spec in listed_specs:
+        listed = months_of(spec.code)
+        if spec.kind == "treasury":
+            fut_weight[listed] = np.array([3.0, 1.0, 0.2])[: len(listed)]
+        else:
+            fut_weight[listed] = 0.15 * spec.weight
+            fut_weight[listed[: spec.active]] = spec.weight
 
-    pairs = [(months_of(a)[0], months_of(b)[0]) for a, b in _FUTURE_CURVES]
+    codes = {spec.code for spec in listed_specs}
+    pairs = [(months_of(a)[0], months_of(b)[0]) for a, b in _FUTURE_CURVES if {a, b} <= codes]
     sr3 = months_of("SR3")
     pairs += [(sr3[i], sr3[i + 4]) for i in range(1, min(8, len(sr3) - 4))]
     return Universe(

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from pipeline.config import select_params
 from pipeline.errors import InvocationError, ParameterError
 from pipeline.generate import book
 from pipeline.generate import curve as cv
+from pipeline.generate.products import ALL_CODES
 from pipeline.generate.scenarios import DEFAULT_TENORS, N_SCENARIOS, var_scenarios
 from pipeline.generate.universe import futures_contracts, treasury_universe
 from pipeline.generate.writers import CsvAppender, FixmlWriter, fixed
@@ -64,15 +66,28 @@ def _rng(seed: int, business_date: dt.date, stream: int, part: int = 0) -> np.ra
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
-def _tenors(data_root: Path, business_date: dt.date) -> tuple[tuple[float, ...], int]:
-    """Key-rate tenors and scenario count of the parameters in force on D (SPEC §2.7, §2.10)."""
+@dataclass(frozen=True)
+class _InForce:
+    """What the parameters in force on D decide about the inputs (SPEC §2.4, §2.7, §2.10)."""
+
+    tenors: tuple[float, ...]
+    n_scenarios: int
+    products: tuple[str, ...]
+
+
+def _in_force(data_root: Path, business_date: dt.date) -> _InForce:
+    """Key-rate tenors, scenario count and CME products of the parameters in force on D."""
     try:
         params = select_params(business_date, data_root)
     except ParameterError:
         # No parameter file in force on D (e.g. a date before the shipped default): the run will
         # refuse on its own; the inputs still follow the SPEC §2.7 default columns.
-        return DEFAULT_TENORS, N_SCENARIOS
-    return params.key_rate_tenors, max(N_SCENARIOS, params.ficc.min_scenarios)
+        return _InForce(DEFAULT_TENORS, N_SCENARIOS, ALL_CODES)
+    return _InForce(
+        params.key_rate_tenors,
+        max(N_SCENARIOS, params.ficc.min_scenarios),
+        params.cme.product_codes,
+    )
 
 
 def _settlement_dates(business_date: dt.date) -> tuple[dt.date, ...]:
@@ -169,7 +184,10 @@ def _write_set(
             dv01_per_100=fixed("dv01_per_100", 6),
         ),
     )
-    contracts = futures_contracts(business_date, curve, _rng(seed, business_date, _CONTRACTS))
+    in_force = _in_force(data_root, business_date)
+    contracts = futures_contracts(
+        business_date, curve, _rng(seed, business_date, _CONTRACTS), in_force.products
+    )
     write_whole(
         "cme_contracts",
         _CONTRACT_COLUMNS,
@@ -179,8 +197,9 @@ def _write_set(
             risk_tenor_years=fixed("risk_tenor_years", 4),
         ),
     )
-    tenors, n_scenarios = _tenors(data_root, business_date)
-    scenarios = var_scenarios(_rng(seed, business_date, _SCENARIOS), tenors, n_scenarios)
+    scenarios = var_scenarios(
+        _rng(seed, business_date, _SCENARIOS), in_force.tenors, in_force.n_scenarios
+    )
     dy_columns = [c for c in scenarios.columns if c != "scenario_id"]
     write_whole(
         "ficc_var_scenarios",

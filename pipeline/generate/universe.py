@@ -17,6 +17,7 @@ import polars as pl
 
 from pipeline.generate import curve as cv
 from pipeline.generate.identifiers import base36, cusip_check_digit
+from pipeline.generate.products import ALL_CODES, ProductSpec, specs_for
 
 # Approximate 10-year Treasury yield (percent) by year: sets the coupons of older issues.
 _HISTORY = np.array(
@@ -271,32 +272,8 @@ def treasury_universe(
     )
 
 
-@dataclass(frozen=True)
-class _FutureSpec:
-    """One CME product: contract size in points, the exchange, and its cheapest-to-deliver."""
-
-    code: str
-    exchange: str
-    point_value: float  # USD per 1.00 of price
-    ctd_years: float  # remaining maturity of the CTD at delivery (Treasury futures)
-    ctd_coupon: float
-
-
-_TREASURY_FUTURES = (
-    _FutureSpec("ZT", "CBT", 2000.0, 1.80, 3.50),
-    _FutureSpec("Z3N", "CBT", 2000.0, 2.80, 3.50),
-    _FutureSpec("ZF", "CBT", 1000.0, 4.20, 3.75),
-    _FutureSpec("ZN", "CBT", 1000.0, 6.60, 1.25),
-    _FutureSpec("TN", "CBT", 1000.0, 9.50, 3.875),
-    _FutureSpec("TWE", "CBT", 1000.0, 19.20, 3.875),
-    _FutureSpec("ZB", "CBT", 1000.0, 15.20, 1.125),
-    _FutureSpec("UB", "CBT", 1000.0, 25.10, 1.375),
-)
 _MONTH_CODES = "FGHJKMNQUVXZ"
 _N_TREASURY_MONTHS = 3
-_N_SR3 = 20
-_N_SR1 = 13
-_N_ZQ = 25
 
 
 def _contract_ids(code: str, months: npt.NDArray[np.int64]) -> list[str]:
@@ -315,9 +292,16 @@ def _tick(price: npt.NDArray[np.float64], tick: float) -> npt.NDArray[np.float64
 
 
 def futures_contracts(
-    business_date: dt.date, curve: cv.NelsonSiegel, rng: np.random.Generator
+    business_date: dt.date,
+    curve: cv.NelsonSiegel,
+    rng: np.random.Generator,
+    products: tuple[str, ...] = ALL_CODES,
 ) -> pl.DataFrame:
-    """The contract master of D: SPEC §2.4 columns plus `point_value` and `prior_settlement`."""
+    """The contract master of D: SPEC §2.4 columns plus `point_value` and `prior_settlement`.
+
+    One block of contracts per product of `products` (the parameter file's `cme.products`), in
+    the order of `pipeline.generate.products.PRODUCTS`.
+    """
     d = np.datetime64(business_date, "D")
     now = cv.month_index(business_date)
     frames: list[pl.DataFrame] = []
@@ -329,7 +313,10 @@ def futures_contracts(
     quarterly = quarterly[month_end - np.timedelta64(10, "D") > d][:_N_TREASURY_MONTHS]
     delivery = cv.month_day(quarterly, 1, np.zeros(len(quarterly), dtype=bool))
     to_delivery = (delivery - d).astype(np.int64) / 365.25
-    for spec in _TREASURY_FUTURES:
+    for spec in specs_for(products):
+        if spec.kind != "treasury":
+            frames.append(_short_rate(spec, now, d, curve))
+            continue
         k = len(quarterly)
         tenor = to_delivery + spec.ctd_years
         cpn = np.full(k, spec.ctd_coupon)
@@ -362,22 +349,6 @@ def futures_contracts(
                 }
             )
         )
-
-    # SR3: the reference quarter runs from the contract month's third Wednesday to the next IMM
-    # date; the contract trades until that quarter ends, its risk fading as days fix.
-    imm_months = np.arange(now - 3, now + 3 * _N_SR3 + 6, dtype=np.int64)
-    imm_months = imm_months[imm_months % 3 == 2]
-    start, end = _third_wednesday(imm_months), _third_wednesday(imm_months + 3)
-    live = end > d
-    imm_months, start, end = imm_months[live][:_N_SR3], start[live][:_N_SR3], end[live][:_N_SR3]
-    frames.append(_stir("SR3", imm_months, start, end, d, curve, 25.0, 2500.0, 0.005))
-
-    for code, count in (("SR1", _N_SR1), ("ZQ", _N_ZQ)):
-        months = np.arange(now, now + count, dtype=np.int64)
-        start = cv.month_day(months, 1, np.zeros(count, dtype=bool))
-        end = cv.month_day(months + 1, 1, np.zeros(count, dtype=bool))
-        frames.append(_stir(code, months, start, end, d, curve, 41.67, 4167.0, 0.0025))
-
     contracts = pl.concat(frames, how="vertical")
     # Yesterday's settlement: every contract moved with one overnight rate change of its own.
     dy = rng.normal(0.0, 4.0, contracts.height)
@@ -387,6 +358,32 @@ def futures_contracts(
     )
     tick = contracts["tick"].to_numpy()
     return contracts.with_columns(prior_settlement=pl.Series(np.round(prior / tick) * tick))
+
+
+def _short_rate(
+    spec: ProductSpec, now: int, d: np.datetime64, curve: cv.NelsonSiegel
+) -> pl.DataFrame:
+    """The listed contracts of a SOFR or fed funds future (SPEC §2.4)."""
+    if spec.kind == "sofr_quarterly":
+        # The reference quarter runs from the contract month's third Wednesday to the next IMM
+        # date; the contract trades until that quarter ends, its risk fading as days fix.
+        months = np.arange(now - 3, now + 3 * spec.listed + 6, dtype=np.int64)
+        months = months[months % 3 == 2]
+        start, end = _third_wednesday(months), _third_wednesday(months + 3)
+        live = end > d
+        months, start, end = (
+            months[live][: spec.listed],
+            start[live][: spec.listed],
+            end[live][: spec.listed],
+        )
+    else:
+        months = np.arange(now, now + spec.listed, dtype=np.int64)
+        start = cv.month_day(months, 1, np.zeros(spec.listed, dtype=bool))
+        end = cv.month_day(months + 1, 1, np.zeros(spec.listed, dtype=bool))
+    return _stir(
+        spec.code, months, start, end, d, curve, spec.period_dv01, spec.point_value, spec.tick,
+        spec.exchange,
+    )  # fmt: skip
 
 
 def _stir(
@@ -399,6 +396,7 @@ def _stir(
     full_dv01: float,
     point_value: float,
     tick: float,
+    exchange: str,
 ) -> pl.DataFrame:
     """SOFR and fed funds futures: price 100 − forward rate; risk tenor = years to period start."""
     t0 = np.maximum((start - d).astype(np.int64), 0) / 365.25
@@ -417,7 +415,7 @@ def _stir(
             "dv01_per_contract": np.round(full_dv01 * left, 2),
             "risk_tenor_years": np.round(t0, 4),
             "point_value": np.full(k, point_value),
-            "exchange": ["CBT" if code == "ZQ" else "CME"] * k,
+            "exchange": [exchange] * k,
             "tick": np.full(k, tick),
         }
     )

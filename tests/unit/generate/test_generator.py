@@ -142,3 +142,49 @@ def test_date_edges_keep_the_spec_rules(tmp_path: Path, day: dt.date) -> None:
     assert con["risk_tenor_years"].is_between(0, 40).all()
     pos = pl.read_csv(paths["ficc_positions"], try_parse_dates=True)
     assert (pos["business_date"] == day).all() and (pos["settlement_date"] >= day).all()
+
+
+def _firm_params(root: Path, edit: object) -> None:
+    """A data-root parameter file in force from 2026-11-01, edited from the shipped default."""
+    import yaml
+
+    from pipeline.resources import SHIPPED_PARAMS_DIR
+
+    doc = yaml.safe_load((SHIPPED_PARAMS_DIR / "margin_params.yaml").read_text())
+    doc["effective_from"] = dt.date(2026, 11, 1)
+    edit(doc)  # type: ignore[operator]
+    (root / "params").mkdir(parents=True)
+    (root / "params" / "firm.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_the_products_listed_are_those_of_the_parameter_file_in_force(tmp_path: Path) -> None:
+    import polars as pl
+
+    from pipeline.cli import main
+
+    def without_zq(doc: dict) -> None:  # type: ignore[type-arg]
+        del doc["cme"]["products"]["ZQ"]
+        doc["cme"]["inter_spreads"] = [
+            s for s in doc["cme"]["inter_spreads"] if "ZQ" not in s.values()
+        ]
+        doc["xm"]["eligible_cme_products"].remove("ZQ")
+
+    _firm_params(tmp_path, without_zq)
+    paths = generate_inputs(tmp_path, D, 200, 3)
+    contracts = pl.read_csv(paths["cme_contracts"], infer_schema=False)
+    assert "ZQ" not in set(contracts["product_code"])
+    assert {"ZN", "SR3", "SR1"} <= set(contracts["product_code"])
+    assert "ZQ" not in paths["cme_positions"].read_text()
+    # The set passes its contracts under that file (cme_contracts' enum is read from it).
+    args = ["--quiet", "validate", "--date", D.isoformat(), "--data-root", str(tmp_path)]
+    assert main(args) == 0
+
+
+def test_a_product_the_generator_cannot_shape_is_named(tmp_path: Path) -> None:
+    def with_zx(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["cme"]["products"]["ZX"] = {"scan_bp": 50, "intra_bp": 7}
+
+    _firm_params(tmp_path, with_zx)
+    with pytest.raises(InvocationError, match=r"cme\.products \['ZX'\] have no row in"):
+        generate_inputs(tmp_path, D, 50, 3)
+    assert not (tmp_path / "inbox" / "20261120").exists()
