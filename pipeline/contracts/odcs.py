@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,17 @@ def _param_value(params: Params, dotted: str, path: Path) -> Any:
     return node
 
 
+def _code_value(dotted: str, path: Path) -> Any:
+    """`pipeline.<module>.<NAME>`: a constant of the package, for values the code owns."""
+    module, _, name = dotted.rpartition(".")
+    if not module.startswith("pipeline."):
+        raise InternalError(f"{path}: enumFromCode {dotted!r}: expected pipeline.<module>.<NAME>")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise InternalError(f"{path}: enumFromCode {dotted!r}: not found ({exc})") from exc
+
+
 def _property(node: Any, where: str, path: Path) -> Property:
     if not isinstance(node, dict) or not isinstance(node.get("name"), str):
         raise InternalError(f"{path}: {where}: expected a mapping with a name, found {node!r}")
@@ -207,6 +219,10 @@ def parse_contract(doc: Any, path: Path, params: Params | None = None) -> Contra
         if source is not None and params is not None:
             # The allowed values are the parameter file's (cme.products keys), never a copy.
             values = [str(v) for v in _param_value(params, str(source), path)]
+            prop = dataclasses.replace(prop, custom={**prop.custom, "enum": values})
+        if "enumFromCode" in prop.custom:
+            # ... or a table of the code's own (the Exhibit A items reserve_items may carry).
+            values = list(_code_value(str(prop.custom["enumFromCode"]), path))
             prop = dataclasses.replace(prop, custom={**prop.custom, "enum": values})
         template = prop.custom.get("expandFrom")
         if template is None:

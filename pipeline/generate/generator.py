@@ -31,6 +31,7 @@ from pipeline.generate.scenarios import DEFAULT_TENORS, N_SCENARIOS, var_scenari
 from pipeline.generate.universe import futures_contracts, treasury_universe
 from pipeline.generate.writers import CsvAppender, FixmlWriter, fixed
 from pipeline.inputs import INPUTS, inbox_dir, input_paths
+from pipeline.reserve.exhibit_a import ITEMS
 
 Progress = Callable[[str, int], None]
 CHUNK_ACCOUNTS = 10_000
@@ -57,8 +58,9 @@ _CONTRACT_COLUMNS = (
     "dv01_per_contract",
     "risk_tenor_years",
 )
-_CREDIT_ITEMS = np.array([2, 3, 4, 5, 6, 7, 8, 9])
-_DEBIT_ITEMS = np.array([11, 12, 13, 14])
+# The Exhibit A items other books supply, by side (SPEC §2.8).
+_CREDIT_ITEMS = np.array([i.number for i in ITEMS if i.supplied and i.side == "credit"])
+_DEBIT_ITEMS = np.array([i.number for i in ITEMS if i.supplied and i.side == "debit"])
 
 
 def _rng(seed: int, business_date: dt.date, stream: int, part: int = 0) -> np.random.Generator:

@@ -1,9 +1,17 @@
-"""Rule 15c3-3 Exhibit A for the CUSTOMER and PAB books (SPEC §6), unrounded float64."""
+"""Rule 15c3-3 Exhibit A for the CUSTOMER and PAB books (SPEC §6), unrounded float64.
+
+`ITEMS` is the form: one row per numbered item with its side, its source (computed by the batch
+from the accounts, or supplied per book in reserve_items) and its wording. The totals, the
+published lines and their order, the items reserve_items may carry (its contract reads
+`SUPPLIED_ITEMS`), and the generator's reserve_items all derive from it, so a new item is one row.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 import polars as pl
 
@@ -11,8 +19,92 @@ from pipeline.config import Params
 from pipeline.errors import InternalError
 
 BOOKS = ("CUSTOMER", "PAB")
-COMPUTED_ITEMS = (1, 10, 15)
-SUPPLIED_ITEMS = (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14)
+
+Side = Literal["credit", "debit"]
+
+_CASH = pl.col("cash_balance")
+_SECURED = ~(pl.col("debit_unsecured") | pl.col("debit_doubtful"))
+
+
+@dataclass(frozen=True, eq=False)
+class Item:
+    """One numbered item of the formula; `per_account` is its amount per account if computed."""
+
+    number: int
+    side: Side
+    description: str
+    per_account: pl.Expr | None = None
+
+    @property
+    def line(self) -> str:
+        return f"item_{self.number}"
+
+    @property
+    def supplied(self) -> bool:
+        """Supplied per book in reserve_items (SPEC §2.8) rather than computed from accounts."""
+        return self.per_account is None
+
+
+# Wording follows the golden outputs (SPEC §7.3); computed items are sums over the book's
+# accounts that stay in Exhibit A (CUSTOMER or PAB, not XM-active) of their unrounded amounts.
+ITEMS: tuple[Item, ...] = (
+    Item(
+        1,
+        "credit",
+        "Free credit balances and other credit balances in customers' accounts",
+        # A credit balance is a credit whatever the debit flags say.
+        per_account=_CASH.clip(lower_bound=0.0),
+    ),
+    Item(
+        2,
+        "credit",
+        "Monies borrowed collateralized by securities carried for the accounts of customers",
+    ),
+    Item(3, "credit", "Monies payable against customers' securities loaned"),
+    Item(4, "credit", "Customers' securities failed to receive"),
+    Item(
+        5, "credit", "Credit balances in firm accounts attributable to principal sales to customers"
+    ),
+    Item(
+        6,
+        "credit",
+        "Market value of stock dividends, splits and similar distributions receivable over 30 days",
+    ),
+    Item(7, "credit", "Market value of short security count differences over 30 calendar days old"),
+    Item(
+        8,
+        "credit",
+        "Market value of short securities and credits in suspense accounts over 30 calendar days",
+    ),
+    Item(9, "credit", "Market value of securities in transfer over 40 calendar days not confirmed"),
+    Item(
+        10,
+        "debit",
+        "Debit balances in customers' cash and margin accounts, excluding unsecured and doubtful",
+        per_account=pl.when(_SECURED).then((-_CASH).clip(lower_bound=0.0)).otherwise(0.0),
+    ),
+    Item(
+        11,
+        "debit",
+        "Securities borrowed to effectuate short sales and deliveries on customers' fails to"
+        " deliver",
+    ),
+    Item(12, "debit", "Failed to deliver of customers' securities not older than 30 calendar days"),
+    Item(13, "debit", "Margin required and on deposit with the OCC for customer option contracts"),
+    Item(
+        14,
+        "debit",
+        "Margin on security futures products required and on deposit with a clearing agency or DCO",
+    ),
+    Item(
+        15,
+        "debit",
+        "Margin required and on deposit at a Treasury clearing agency for customer U.S. Treasury"
+        " positions",
+        per_account=pl.min_horizontal("ficc_regular_im", "ficc_margin_on_deposit"),
+    ),
+)
+SUPPLIED_ITEMS = tuple(item.number for item in ITEMS if item.supplied)
 
 
 class Line(NamedTuple):
@@ -23,89 +115,36 @@ class Line(NamedTuple):
     description: str
 
 
-# Wording and order of the published lines (SPEC §7.3); descriptions follow the golden outputs.
-LINES: tuple[Line, ...] = (
-    Line(
-        "item_1", "credit", "Free credit balances and other credit balances in customers' accounts"
-    ),
-    Line(
-        "item_2",
-        "credit",
-        "Monies borrowed collateralized by securities carried for the accounts of customers",
-    ),
-    Line("item_3", "credit", "Monies payable against customers' securities loaned"),
-    Line("item_4", "credit", "Customers' securities failed to receive"),
-    Line(
-        "item_5",
-        "credit",
-        "Credit balances in firm accounts attributable to principal sales to customers",
-    ),
-    Line(
-        "item_6",
-        "credit",
-        "Market value of stock dividends, splits and similar distributions receivable over 30 days",
-    ),
-    Line(
-        "item_7",
-        "credit",
-        "Market value of short security count differences over 30 calendar days old",
-    ),
-    Line(
-        "item_8",
-        "credit",
-        "Market value of short securities and credits in suspense accounts over 30 calendar days",
-    ),
-    Line(
-        "item_9",
-        "credit",
-        "Market value of securities in transfer over 40 calendar days not confirmed",
-    ),
-    Line(
-        "item_10",
-        "debit",
-        "Debit balances in customers' cash and margin accounts, excluding unsecured and doubtful",
-    ),
-    Line(
-        "item_11",
-        "debit",
-        "Securities borrowed to effectuate short sales and deliveries on customers' fails to"
-        " deliver",
-    ),
-    Line(
-        "item_12",
-        "debit",
-        "Failed to deliver of customers' securities not older than 30 calendar days",
-    ),
-    Line(
-        "item_13",
-        "debit",
-        "Margin required and on deposit with the OCC for customer option contracts",
-    ),
-    Line(
-        "item_14",
-        "debit",
-        "Margin on security futures products required and on deposit with a clearing agency or DCO",
-    ),
-    Line(
-        "item_15",
-        "debit",
-        "Margin required and on deposit at a Treasury clearing agency for customer U.S. Treasury"
-        " positions",
-    ),
-    Line("total_credits", "credit", "Total credits (items 1-9)"),
-    Line("total_debits", "debit", "Total debits (items 10-15)"),
-    Line("debit_reduction", "debit", "Reduction of debits (method/frequency per parameters)"),
-    Line(
-        "reserve_requirement",
-        "total",
-        "Reserve requirement: max(0, credits - (debits - reduction))",
-    ),
-    Line("on_deposit", "total", "Amount on deposit in the Special Reserve Bank Account"),
-    Line("deposit_required", "total", "Deposit required: max(0, requirement - on deposit)"),
-    Line("excess_on_deposit", "total", "Excess on deposit: max(0, on deposit - requirement)"),
-)
+def _numbers(items: Sequence[Item]) -> str:
+    """'1-9' for a run of consecutive numbers, else '1, 3, 5'."""
+    numbers = [item.number for item in items]
+    if numbers and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}-{numbers[-1]}"
+    return ", ".join(str(n) for n in numbers)
 
-OUTPUT_COLUMNS = ("business_date", "book", "line", "side", "description", "amount")
+
+def lines_of(items: Sequence[Item]) -> tuple[Line, ...]:
+    """The published lines of a form in order (SPEC §7.3): its items, then the computation."""
+    credits = [item for item in items if item.side == "credit"]
+    debits = [item for item in items if item.side == "debit"]
+    return (
+        *(Line(item.line, item.side, item.description) for item in items),
+        Line("total_credits", "credit", f"Total credits (items {_numbers(credits)})"),
+        Line("total_debits", "debit", f"Total debits (items {_numbers(debits)})"),
+        Line("debit_reduction", "debit", "Reduction of debits (method/frequency per parameters)"),
+        Line(
+            "reserve_requirement",
+            "total",
+            "Reserve requirement: max(0, credits - (debits - reduction))",
+        ),
+        Line("on_deposit", "total", "Amount on deposit in the Special Reserve Bank Account"),
+        Line("deposit_required", "total", "Deposit required: max(0, requirement - on deposit)"),
+        Line("excess_on_deposit", "total", "Excess on deposit: max(0, on deposit - requirement)"),
+    )
+
+
+# Wording and order of the published lines (SPEC §7.3).
+LINES: tuple[Line, ...] = lines_of(ITEMS)
 
 
 def _book_accounts(margin_by_account: pl.DataFrame, balances: pl.DataFrame) -> pl.DataFrame:
@@ -132,32 +171,30 @@ def _book_accounts(margin_by_account: pl.DataFrame, balances: pl.DataFrame) -> p
     )
 
 
-def _computed_items(accounts: pl.DataFrame) -> pl.DataFrame:
-    """Items 1, 10 and 15 per book, sums of unrounded per-account values (SPEC §6)."""
-    cash = pl.col("cash_balance")
-    secured = ~(pl.col("debit_unsecured") | pl.col("debit_doubtful"))
+def _computed_items(accounts: pl.DataFrame, form: Sequence[Item]) -> pl.DataFrame:
+    """The computed items per book, sums of unrounded per-account values (SPEC §6)."""
     sums = accounts.group_by("account_class").agg(
-        cash.clip(lower_bound=0.0).sum().alias("item_1"),
-        pl.when(secured).then((-cash).clip(lower_bound=0.0)).otherwise(0.0).sum().alias("item_10"),
-        pl.min_horizontal("ficc_regular_im", "ficc_margin_on_deposit").sum().alias("item_15"),
+        item.per_account.sum().alias(item.line) for item in form if item.per_account is not None
     )
     books = pl.DataFrame({"book": list(BOOKS)})
     return books.join(sums, left_on="book", right_on="account_class", how="left").fill_null(0.0)
 
 
-def _supplied_items(reserve_items: pl.DataFrame) -> pl.DataFrame:
-    """Items 2-9 and 11-14 per book from reserve_items; absent rows are zero (SPEC §2.8)."""
+def _supplied_items(reserve_items: pl.DataFrame, form: Sequence[Item]) -> pl.DataFrame:
+    """The supplied items per book from reserve_items; absent rows are zero (SPEC §2.8)."""
+    supplied = [item.number for item in form if item.supplied]
+    computed = [item for item in form if not item.supplied]
     items = reserve_items.select(
         pl.col("book").cast(pl.Utf8),
         pl.col("item").cast(pl.Int64),
         pl.col("amount").cast(pl.Float64),
     )
-    bad = items.filter(~pl.col("item").is_in(SUPPLIED_ITEMS) | ~pl.col("book").is_in(BOOKS))
+    bad = items.filter(~pl.col("item").is_in(supplied) | ~pl.col("book").is_in(BOOKS))
     if bad.height:
         found = bad.select("book", "item").unique().sort("book", "item").rows()
         raise InternalError(
             f"reserve_items: rows {found} have a book/item outside the allowed set; expected book"
-            f" in {list(BOOKS)} and item in {list(SUPPLIED_ITEMS)} (items 1, 10, 15 are computed)"
+            f" in {list(BOOKS)} and item in {supplied} (items {_numbers(computed)} are computed)"
         )
     dupes = items.group_by("book", "item").len().filter(pl.col("len") > 1)
     if dupes.height:
@@ -166,7 +203,7 @@ def _supplied_items(reserve_items: pl.DataFrame) -> pl.DataFrame:
             " once; expected at most one row each"
         )
     grid = pl.DataFrame({"book": list(BOOKS)}).join(
-        pl.DataFrame({"item": list(SUPPLIED_ITEMS)}, schema={"item": pl.Int64}), how="cross"
+        pl.DataFrame({"item": supplied}, schema={"item": pl.Int64}), how="cross"
     )
     filled = grid.join(items, on=["book", "item"], how="left").with_columns(
         pl.col("amount").fill_null(0.0),
@@ -205,16 +242,20 @@ def compute_reserve(
     reserve_bank: pl.DataFrame,
     params: Params,
     business_date: dt.date,
+    form: Sequence[Item] = ITEMS,
 ) -> pl.DataFrame:
-    """Exhibit A lines for CUSTOMER then PAB, amounts unrounded float64 (SPEC §6, §7.3)."""
+    """Exhibit A lines for CUSTOMER then PAB, amounts unrounded float64 (SPEC §6, §7.3).
+
+    Total credits and debits add up every item of `form` on their side, in form order.
+    """
     accounts = _book_accounts(margin_by_account, balances)
     wide = (
-        _computed_items(accounts)
-        .join(_supplied_items(reserve_items), on="book", how="left")
+        _computed_items(accounts, form)
+        .join(_supplied_items(reserve_items, form), on="book", how="left")
         .join(_on_deposit(reserve_bank), on="book", how="left")
     )
-    credit_items = [f"item_{i}" for i in range(1, 10)]
-    debit_items = [f"item_{i}" for i in range(10, 16)]
+    credit_items = [item.line for item in form if item.side == "credit"]
+    debit_items = [item.line for item in form if item.side == "debit"]
     customer_pct, customer_base = _reduction_pct(params)
     wide = wide.with_columns(
         pl.sum_horizontal(credit_items).alias("total_credits"),
@@ -239,16 +280,17 @@ def compute_reserve(
         .clip(lower_bound=0.0)
         .alias("excess_on_deposit"),
     )
-    line_names = [line.line for line in LINES]
+    lines = lines_of(form)
+    line_names = [line.line for line in lines]
     long = wide.select("book", *line_names).unpivot(
         index="book", on=line_names, variable_name="line", value_name="amount"
     )
     layout = pl.DataFrame(
         {
             "line": line_names,
-            "side": [line.side for line in LINES],
-            "description": [line.description for line in LINES],
-            "line_order": list(range(len(LINES))),
+            "side": [line.side for line in lines],
+            "description": [line.description for line in lines],
+            "line_order": list(range(len(lines))),
         }
     )
     book_order = pl.DataFrame({"book": list(BOOKS), "book_order": list(range(len(BOOKS)))})

@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import Params, load_params
+from pipeline.errors import InternalError
 from pipeline.reserve import LINES, compute_reserve, compute_segregation
+from pipeline.reserve.exhibit_a import ITEMS, SUPPLIED_ITEMS, Item
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 D = dt.date(2026, 11, 20)
@@ -302,6 +304,52 @@ def test_segregation_without_xm_accounts_is_zero() -> None:
     assert summary.row(0, named=True)["residual_interest"] == 5.0
 
 
+def test_an_item_added_to_the_form_is_published_and_totalled() -> None:
+    """Exhibit A is one table (ITEMS): a new row is a line, in its side's total, in order."""
+    margin, balances = _accounts(
+        [
+            ("A", "CUSTOMER", False, 0.0, 50_000.0, 0.0, False, False),
+            ("B", "CUSTOMER", False, 0.0, -1_000.0, 0.0, False, False),
+        ]
+    )
+    form = (
+        *ITEMS,
+        Item(16, "debit", "A new supplied debit"),
+        # A computed one too: |cash| of every account kept in the book.
+        Item(17, "credit", "A new computed credit", per_account=pl.col("cash_balance").abs()),
+    )
+    items = pl.DataFrame({"book": ["CUSTOMER"], "item": [16], "amount": [700.0]}, ITEMS_SCHEMA)
+    params = _params(net_capital_method="BASIC")
+    got = compute_reserve(margin, balances, items, _bank(), params, D, form=form)
+    lines = _lines(got, "CUSTOMER")
+    assert lines["item_16"] == 700.0
+    assert lines["item_17"] == 51_000.0
+    # Credits 50,000 (item 1) + 51,000 (item 17); debits 1,000 (item 10) + 700 (item 16).
+    assert lines["total_credits"] == 101_000.0
+    assert lines["total_debits"] == 1_700.0
+    assert lines["reserve_requirement"] == pytest.approx(101_000.0 - (1_700.0 - 10.0))
+    customer = got.filter(pl.col("book") == "CUSTOMER")
+    order = customer["line"].to_list()
+    assert order[14:18] == ["item_15", "item_16", "item_17", "total_credits"]
+    wording = dict(zip(customer["line"], customer["description"], strict=True))
+    assert wording["total_credits"] == "Total credits (items 1, 2, 3, 4, 5, 6, 7, 8, 9, 17)"
+    assert wording["total_debits"] == "Total debits (items 10-16)"
+    # item 16 is now one reserve_items may carry; the form without it refuses it.
+    with pytest.raises(InternalError, match=r"items 1, 10, 15 are computed"):
+        compute_reserve(margin, balances, items, _bank(), params, D)
+
+
+def test_the_published_form_is_items_1_to_15_then_the_computation() -> None:
+    assert [line.line for line in LINES[:15]] == [f"item_{n}" for n in range(1, 16)]
+    assert [i.number for i in ITEMS if not i.supplied] == [1, 10, 15]
+    assert SUPPLIED_ITEMS == (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14)
+    assert {i.number for i in ITEMS if i.side == "credit"} == set(range(1, 10))
+    # The reserve_items contract allows exactly the supplied items (read from this table).
+    from pipeline.contracts.odcs import load_contract
+
+    assert load_contract("reserve_items").prop("item").custom["enum"] == list(SUPPLIED_ITEMS)
+
+
 # ---- property ----------------------------------------------------------------------------------
 
 money = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
@@ -353,17 +401,39 @@ def test_requirement_identities(
         net_capital_method=method, computation_frequency=frequency, pab_reduction_pct=pab_pct
     )
     got = compute_reserve(margin, balances, items, _bank(*deposits), params, D)
-    for book in ("CUSTOMER", "PAB"):
+    for book, on_deposit in zip(("CUSTOMER", "PAB"), deposits, strict=True):
         lines = _lines(got, book)
-        credits, debits = lines["total_credits"], lines["total_debits"]
-        reduction = lines["debit_reduction"]
-        requirement = lines["reserve_requirement"]
-        assert requirement == max(0.0, credits - (debits - reduction))
-        assert requirement >= 0.0
-        assert 0.0 <= reduction <= debits
-        tol = 1e-6 * max(1.0, requirement, lines["on_deposit"])
-        assert lines["deposit_required"] - lines["excess_on_deposit"] == pytest.approx(
-            requirement - lines["on_deposit"], abs=tol
+        # A naive reference from the inputs alone, item by item (SPEC §6), not from the output.
+        kept = [a for a in accounts if a[0] == book and not a[1]]
+        item_1 = sum(max(cash, 0.0) for _, _, _, cash, _, _, _ in kept)
+        item_10 = sum(
+            max(-cash, 0.0) for _, _, _, cash, _, unsecured, doubtful in kept
+            if not (unsecured or doubtful)
+        )  # fmt: skip
+        item_15 = sum(min(im, deposit) for _, _, im, _, deposit, _, _ in kept)
+        credits = item_1 + sum(v for (b, i), v in supplied.items() if b == book and i <= 9)
+        debits = item_10 + item_15 + sum(v for (b, i), v in supplied.items() if b == book and i > 9)
+        if book == "PAB":
+            reduction = debits * pab_pct / 100.0
+        elif method == "BASIC":
+            reduction = item_10 * BASE_PARAMS.reserve.basic_reduction_pct / 100.0
+        else:
+            reduction = debits * BASE_PARAMS.reserve.alternative_reduction_pct[frequency] / 100.0
+        requirement = max(0.0, credits - (debits - reduction))
+        scale = max(1.0, sum(abs(a[3]) + a[2] + a[4] for a in kept) + sum(supplied.values()))
+        tol = 1e-9 * scale
+        assert lines["item_1"] == pytest.approx(item_1, abs=tol)
+        assert lines["item_10"] == pytest.approx(item_10, abs=tol)
+        assert lines["item_15"] == pytest.approx(item_15, abs=tol)
+        assert lines["total_credits"] == pytest.approx(credits, abs=tol)
+        assert lines["total_debits"] == pytest.approx(debits, abs=tol)
+        assert lines["debit_reduction"] == pytest.approx(reduction, abs=tol)
+        assert lines["reserve_requirement"] == pytest.approx(requirement, abs=tol)
+        assert lines["reserve_requirement"] >= 0.0
+        assert lines["on_deposit"] == on_deposit
+        assert lines["deposit_required"] == pytest.approx(
+            max(0.0, requirement - on_deposit), abs=tol
         )
-        assert credits == pytest.approx(sum(lines[f"item_{i}"] for i in range(1, 10)))
-        assert debits == pytest.approx(sum(lines[f"item_{i}"] for i in range(10, 16)))
+        assert lines["excess_on_deposit"] == pytest.approx(
+            max(0.0, on_deposit - requirement), abs=tol
+        )
