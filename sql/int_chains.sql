@@ -40,16 +40,31 @@ numbered as (
     inner join calendar on qualifying.business_date = calendar.business_date
 ),
 
-final as (
+-- Where each run starts, as an aggregate joined back: a window without order over many small
+-- partitions was twice as slow on a year of calls.
+runs as (
     select
         chain,
         account_id,
-        business_date,
-        day_number
-        - min(day_number) over (partition by chain, account_id, island)
-        + 1 as consecutive_days,
-        min(business_date) over (partition by chain, account_id, island) as first_date
+        island,
+        min(day_number) as first_day_number,
+        min(business_date) as first_date
     from numbered
+    group by chain, account_id, island
+),
+
+final as (
+    select
+        numbered.chain,
+        numbered.account_id,
+        numbered.business_date,
+        numbered.day_number - runs.first_day_number + 1 as consecutive_days,
+        runs.first_date
+    from numbered
+    inner join runs
+        on numbered.chain = runs.chain
+        and numbered.account_id = runs.account_id
+        and numbered.island = runs.island
 )
 
 select * from final

@@ -23,7 +23,7 @@ from pipeline.ingest.staging import fsync_dir, fsync_path, swap_symlink
 from pipeline.publish.tables import write_arrow
 
 MANIFEST = "manifest.json"
-PAGE = "compliance.html"
+SUCCESS = "_SUCCESS"
 
 
 def pack_name(start: dt.date, end: dt.date) -> str:
@@ -90,6 +90,10 @@ def write_pack(
             render(staging)
             for path in staging.iterdir():
                 fsync_path(path)
+            # As in outputs/ (SPEC §8): _SUCCESS is the last file, vouching for all before it.
+            success = staging / SUCCESS
+            success.write_text(f"{run_id}\n", encoding="utf-8")
+            fsync_path(success)
             fsync_dir(staging)
             fsync_dir(runs)
             swap_symlink(link, staging)

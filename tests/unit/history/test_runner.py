@@ -279,6 +279,7 @@ def test_cli_json_summary_and_progress(tmp_path: Path) -> None:
     assert doc["exceptions"] == {"DEPOSIT_SHORTFALL": 1, "MISSING_DATE": 1}
     assert doc["tables"]["call_history"] == 2
     assert Path(doc["page"]).is_file()
+    assert (Path(doc["output_dir"]) / "_SUCCESS").read_text().strip() == doc["run_id"]
 
 
 def test_month_to_date_window() -> None:
