@@ -189,9 +189,18 @@ def main() -> int:
         n: round((r["stages_s"].get("compute", 0) + r["stages_s"].get("write", 0)) / int(n), 4)
         for n, r in runs.items()
     }
+    # Linear means a fixed cost (start-up, calendar, page) plus a constant cost per date: the
+    # line through the smallest and largest windows, and how far each window is from it.
+    slope = (runs[large]["wall_s"] - runs[small]["wall_s"]) / (sizes[-1] - sizes[0])
+    fixed = runs[small]["wall_s"] - slope * sizes[0]
     figures["linearity"] = {
         "dates_ratio": round(sizes[-1] / sizes[0], 2),
         "wall_ratio": round(runs[large]["wall_s"] / runs[small]["wall_s"], 2),
+        "wall_fixed_s": round(fixed, 2),
+        "wall_marginal_ms_per_date": round(1000 * slope, 1),
+        "wall_off_the_line_s": {
+            n: round(r["wall_s"] - (fixed + slope * int(n)), 2) for n, r in runs.items()
+        },
         "compute_plus_write_s_per_date": per_date,
     }
     top = runs[large]
