@@ -13,13 +13,13 @@ import polars as pl
 from pipeline.calendar import due_by
 from pipeline.config import Params
 from pipeline.errors import InternalError
+from pipeline.margin.accounts import missing_documents_expr
 from pipeline.margin.columns import (
     CALL_COLUMNS,
     EXCEPTION_SCHEMA,
     MARGIN_COLUMNS,
     XM_DOCUMENTS_DETAIL,
 )
-from pipeline.margin.positions import missing_documents_expr
 
 if TYPE_CHECKING:
     from pipeline.margin.inputs import MarginInputs
@@ -38,6 +38,21 @@ class MarginResults:
     margin_by_account: pl.DataFrame
     margin_calls: pl.DataFrame
     exceptions: pl.DataFrame
+
+
+def account_equity(balances: pl.LazyFrame) -> pl.LazyFrame:
+    """account_id and equity of each balance row (SPEC §5.4): futures variation is not in it.
+
+    equity = cash_balance + securities_collateral_value × (1 − collateral_haircut_pct / 100).
+    """
+    return balances.select(
+        "account_id",
+        (
+            pl.col("cash_balance")
+            + pl.col("securities_collateral_value")
+            * (1.0 - pl.col("collateral_haircut_pct") / 100.0)
+        ).alias("equity"),
+    )
 
 
 def call_amounts(

@@ -1,4 +1,9 @@
-"""Accounts of a shard and their netted positions, resolved against the masters (SPEC §2, §4)."""
+"""A shard's book: its accounts and their netted positions, resolved against the masters (§2, §4).
+
+Built from three pieces: the accounts resolved once (`pipeline.margin.accounts`), the positions
+netted per (account, instrument) here, and each account's equity (`pipeline.margin.calls`, where
+SPEC §5.4 uses it).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ import polars as pl
 
 from pipeline.config import Params
 from pipeline.errors import InternalError
+from pipeline.margin.accounts import resolve_accounts
+from pipeline.margin.calls import account_equity
 from pipeline.margin.inputs import MarginInputs
-from pipeline.margin.sharding import shard_of
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -20,6 +26,10 @@ BoolArray = npt.NDArray[np.bool_]
 
 # How many offending keys an error message quotes.
 _EXAMPLES = 5
+ACCOUNTS_FILE = "accounts.parquet"
+BALANCES_FILE = "balances.parquet"
+FICC_FILES = ("ficc_positions.parquet", "treasury_securities.parquet")
+CME_FILES = ("cme_positions.parquet", "cme_contracts.parquet")
 
 
 def _examples(frame: pl.DataFrame, column: str) -> str:
@@ -27,29 +37,6 @@ def _examples(frame: pl.DataFrame, column: str) -> str:
     values = distinct.head(_EXAMPLES).to_list()
     more = distinct.len() - len(values)
     return ", ".join(str(v) for v in values) + (f" (+{more} more)" if more > 0 else "")
-
-
-def xm_active_expr(business_date: dt.date) -> pl.Expr:
-    """XM-active on D: CUSTOMER with all three dates <= D, HOUSE opted in by D, PAB never (§2.5)."""
-    d = pl.lit(business_date)
-
-    def on_or_before(column: str) -> pl.Expr:
-        return pl.col(column).is_not_null() & (pl.col(column) <= d)
-
-    customer = (
-        (pl.col("account_class") == "CUSTOMER")
-        & on_or_before("xm_opt_in_date")
-        & on_or_before("subordination_agreement_date")
-        & on_or_before("disclosure_ack_date")
-    )
-    house = (pl.col("account_class") == "HOUSE") & on_or_before("xm_opt_in_date")
-    return (customer | house).fill_null(False)
-
-
-def missing_documents_expr(business_date: dt.date) -> pl.Expr:
-    """A CUSTOMER opted in by D whose documents are not all in place on D (SPEC §2.5, §7.6)."""
-    opted_in = pl.col("xm_opt_in_date").is_not_null() & (pl.col("xm_opt_in_date") <= business_date)
-    return (pl.col("account_class") == "CUSTOMER") & opted_in & ~xm_active_expr(business_date)
 
 
 @dataclass(frozen=True)
@@ -191,32 +178,32 @@ def _raise_unknown(
     )
 
 
-def _net(
+def net_positions(
     positions: pl.LazyFrame,
     id_column: str,
     quantity: pl.Expr,
-    master: pl.DataFrame,
+    accounts: pl.DataFrame,
     instruments: Instruments,
     files: tuple[str, str],
 ) -> tuple[IntArray, IntArray, IntArray]:
-    """Σ quantity per (master row, instrument) over the shard's positions, sorted by both.
+    """Σ quantity per (account row, instrument) over the shard's positions, sorted by both.
 
-    One pass over the position file: both joins are on the small masters, and the strings are
-    dropped right after them.
+    Returns the account's row in `accounts` (its `pos`), the instrument's index and the net; zero
+    nets are kept. One pass over the position file: both joins are on the small masters, and the
+    strings are dropped right after them.
     """
-    accounts = master.lazy().select("account_id", "pos", "in_shard")
     index = pl.DataFrame(
         {id_column: instruments.ids, "instrument": np.arange(len(instruments.ids))}
     ).lazy()
     resolved = (
         positions.select("account_id", id_column, quantity.alias("q"))
-        .join(accounts, on="account_id", how="left")
+        .join(accounts.lazy().select("account_id", "pos", "in_shard"), on="account_id", how="left")
         .join(index, on=id_column, how="left")
         .select("pos", "instrument", "in_shard", "q")
         .collect()
     )
     if resolved.get_column("pos").null_count():
-        _raise_unknown(positions, "account_id", master["account_id"], files[0], "accounts.parquet")
+        _raise_unknown(positions, "account_id", accounts["account_id"], files[0], ACCOUNTS_FILE)
     if resolved.get_column("instrument").null_count():
         _raise_unknown(positions, id_column, instruments.ids, files[0], files[1])
     width = max(len(instruments.ids), 1)
@@ -235,88 +222,53 @@ def _net(
     return key // width, key % width, netted.get_column("q").to_numpy()
 
 
+def _balance_rows(inputs: MarginInputs, accounts: pl.DataFrame) -> tuple[IntArray, FloatArray]:
+    """The account row of every balance row and that account's equity (SPEC §2.6, §5.4)."""
+    balances = (
+        account_equity(inputs.balances)
+        .join(accounts.lazy().select("account_id", "pos"), on="account_id", how="left")
+        .collect()
+    )
+    if balances.get_column("pos").null_count():
+        _raise_unknown(
+            inputs.balances, "account_id", accounts["account_id"], BALANCES_FILE, ACCOUNTS_FILE
+        )
+    pos = balances.get_column("pos").cast(pl.Int64).to_numpy()
+    return pos, balances.get_column("equity").to_numpy()
+
+
 def load_book(
     inputs: MarginInputs, params: Params, business_date: dt.date, shard: int, n_shards: int
 ) -> Book:
-    """Resolve the shard's accounts, net and resolve their positions (SPEC §2.1, §2.3, §4, §5.3).
+    """The shard's accounts and their netted, resolved positions (SPEC §2.1, §2.3, §4, §5.3).
 
-    Cash: `s = net_par/100 × dv01_per_100`, `xm` = XM-active and eligible security. Futures:
+    An account is in the book if it holds a position or has a balance row. Cash:
+    `s = net_par/100 × dv01_per_100`, `xm` = XM-active and eligible security. Futures:
     `s = net_qty × dv01_per_contract` with net = FIN long − short, `xm` = XM-active and eligible
-    product.
+    product. (That every account with positions has a balance row is the balances contract's
+    rule, SPEC §3; one without counts with equity 0.)
     """
-    master = (
-        inputs.accounts.select(
-            "account_id",
-            "customer_lei",
-            "account_class",
-            xm_active_expr(business_date).alias("xm_active"),
-            "hrp",
-            "ficc_multiplier",
-        )
-        .sort("account_id")
-        .with_row_index("pos")
-        .with_columns(
-            (shard_of(pl.col("account_id"), n_shards) == shard).alias("in_shard")
-            if n_shards > 1
-            else pl.lit(True).alias("in_shard")
-        )
-        .collect()
-    )
+    master = resolve_accounts(inputs, business_date, shard, n_shards)
     sec = securities(inputs, params, business_date)
     con = contracts(inputs, params)
-    cash_pos, cash_sec, par = _net(
-        inputs.ficc_positions,
-        "cusip",
-        pl.col("par_amount"),
-        master,
-        sec,
-        ("ficc_positions.parquet", "treasury_securities.parquet"),
+    cash_pos, cash_sec, par = net_positions(
+        inputs.ficc_positions, "cusip", pl.col("par_amount"), master, sec, FICC_FILES
     )
-    fut_pos, fut_con, qty = _net(
+    fut_pos, fut_con, qty = net_positions(
         inputs.cme_positions,
         "contract_id",
         pl.col("long_qty") - pl.col("short_qty"),
         master,
         con,
-        ("cme_positions.parquet", "cme_contracts.parquet"),
+        CME_FILES,
     )
-    balances = (
-        inputs.balances.select(
-            "account_id",
-            (
-                pl.col("cash_balance")
-                + pl.col("securities_collateral_value")
-                * (1.0 - pl.col("collateral_haircut_pct") / 100.0)
-            ).alias("equity"),
-        )
-        .join(master.lazy().select("account_id", "pos"), on="account_id", how="left")
-        .collect()
-    )
-    if balances.get_column("pos").null_count():
-        _raise_unknown(
-            inputs.balances,
-            "account_id",
-            master["account_id"],
-            "balances.parquet",
-            "accounts.parquet",
-        )
+    bal_pos, bal_equity = _balance_rows(inputs, master)
     n_master = master.height
-    bal_pos = balances.get_column("pos").cast(pl.Int64).to_numpy()
-    has_balance = np.zeros(n_master, dtype=bool)
-    has_balance[bal_pos] = True
     equity = np.zeros(n_master)
-    equity[bal_pos] = balances.get_column("equity").to_numpy()
-    held = np.zeros(n_master, dtype=bool)
-    held[cash_pos] = True
-    held[fut_pos] = True
-    unfunded = held & ~has_balance
-    if unfunded.any():
-        raise InternalError(
-            f"balances.parquet: no balance row for account_id "
-            f"{_examples(master.filter(pl.Series(unfunded)), 'account_id')} which hold "
-            "positions; expected one row per account with positions (SPEC §2.6)"
-        )
-    keep = master.get_column("in_shard").to_numpy() & (held | has_balance)
+    equity[bal_pos] = bal_equity
+    listed = np.zeros(n_master, dtype=bool)
+    listed[np.concatenate([bal_pos, cash_pos, fut_pos])] = True
+    keep = master.get_column("in_shard").to_numpy() & listed
     # Master row -> shard account number; order is kept, so positions stay sorted by account.
     acct_of = np.cumsum(keep) - 1
     accounts = master.filter(pl.Series(keep)).with_columns(pl.Series("equity", equity[keep]))

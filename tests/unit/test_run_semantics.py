@@ -77,6 +77,42 @@ def test_rejected_input_publishes_nothing_and_keeps_previous(root: Path) -> None
     assert quarantined, "the rejected file is copied to quarantine"
 
 
+def test_positions_without_a_balance_row_are_refused_before_margin(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SPEC §2.6, §3: the balances contract's rule; margin never sees such a book."""
+    balances = root / "inbox" / "20261120" / "balances_20261120.csv"
+    lines = balances.read_text().splitlines(keepends=True)
+    balances.write_text("".join(line for line in lines if not line.startswith("HX1,")))
+    capsys.readouterr()
+    assert _run(root, "--keep-work") == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "balances_20261120.csv: rule accounts_with_positions_have_balance" in err
+    assert not _out(root).exists()
+    assert not list((root / "work").rglob("account_margin-*.parquet"))
+
+
+def test_futures_variation_margin_leaves_equity_and_every_output_unchanged(
+    tmp_path: Path,
+) -> None:
+    """SPEC §9: equity excludes FMTM (staged but unused), so every table publishes alike."""
+    plain, varied = tmp_path / "plain", tmp_path / "varied"
+    for root in (plain, varied):
+        shutil.copytree(GOLDEN / "inbox", root / "inbox")
+    fixml = varied / "inbox" / "20261120" / "cme_positions_20261120.xml"
+    text = fixml.read_text()
+    assert text.count('Amt Typ="FMTM" Amt="0.00"') == 3
+    for i, amount in enumerate(("-250000.00", "1000000.00", "-7.25")):
+        text = text.replace('Amt="0.00"', f'Amt="{amount}"', 1)
+        assert amount in text, i
+    fixml.write_text(text)
+    assert _run(plain) == 0 and _run(varied) == 0
+    manifests = [json.loads((_out(r) / "manifest.json").read_text()) for r in (plain, varied)]
+    assert _output_hashes(manifests[0]) == _output_hashes(manifests[1])
+    # The two FIXML files differ (the manifests record their hashes); the outputs do not.
+    assert manifests[0]["inputs"] != manifests[1]["inputs"]
+
+
 def test_inputs_are_never_modified(root: Path) -> None:
     inbox = root / "inbox" / "20261120"
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.iterdir()}

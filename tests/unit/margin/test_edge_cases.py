@@ -361,12 +361,6 @@ def test_bad_shard_number_is_refused(params: Params) -> None:
         compute_account_margin(book([account("A")]), params, D, 3, 3)
 
 
-def test_position_without_balance_is_refused(params: Params) -> None:
-    inputs = book([account("A"), account("B")], ficc=[("B", N8, 100)], balances=[("A", 0.0)])
-    with pytest.raises(InternalError, match=r"balances\.parquet.*B"):
-        compute_account_margin(inputs, params, D)
-
-
 def test_unknown_cusip_is_refused(params: Params) -> None:
     inputs = book([account("A")], ficc=[("A", "999999999", 100)])
     with pytest.raises(InternalError, match="999999999"):
