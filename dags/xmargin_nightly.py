@@ -1,4 +1,6 @@
-"""The nightly xmargin run: one DAG run per SIFMA business day, 19:30 New York (SPEC §1, §8).
+"""The nightly xmargin run: one DAG run per SIFMA business day at its run time (SPEC §1, §8).
+
+The run time is the schedule below (19:30 America/New_York); the input deadline follows it.
 
 Each task is one call into `pipeline.orchestrate.tasks`, which calls the same stage functions as
 `xmargin run`. Tasks hand each other a run reference of three strings through XCom and rebuild
@@ -9,7 +11,7 @@ the run context from it, so any Celery worker can take any task and a retry find
 
 Params (manual runs and backfills): `business_date` (else the run's own date), `force` (run a
 non-business date), `data_root`, `params_file`, `shards`, `input_deadline_minutes` (how long after
-D 19:30 New York missing files are waited for before the run fails naming them).
+D's run time missing files are waited for before the run fails naming them).
 """
 
 from __future__ import annotations
@@ -94,16 +96,18 @@ def _on_failure(context: Any) -> None:
             None,
             type=["null", "integer"],
             minimum=0,
-            description="Minutes after D 19:30 New York; default 240",
+            description="Minutes after D's run time (its data interval's end); default 240",
         ),
     },
 )
 def xmargin_nightly() -> None:
     @task.sensor(mode="reschedule", poke_interval=60, timeout=24 * 3600, retries=0)
-    def wait_for_inputs(params: Any = None, dag_run: Any = None) -> PokeReturnValue:
+    def wait_for_inputs(
+        params: Any = None, dag_run: Any = None, dag: Any = None
+    ) -> PokeReturnValue:
         from pipeline.orchestrate import tasks
 
-        day = tasks.wait_for_inputs(params, dag_run)
+        day = tasks.wait_for_inputs(params, dag_run, dag.timetable)
         return PokeReturnValue(is_done=day is not None, xcom_value=day)
 
     @task

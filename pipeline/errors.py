@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 
@@ -50,6 +51,18 @@ class NothingPublishedError(XmarginError):
     """No business date of a history window is published (SPEC §10, exit 3): nothing written."""
 
     exit_code = 3
+
+
+class InputsLateError(MissingInputError):
+    """The input deadline of D passed with files still missing (SPEC §8, exit 3)."""
+
+    def __init__(self, inbox: Path, missing: Iterable[str], deadline: dt.datetime) -> None:
+        super().__init__(inbox, list(missing))
+        self.deadline = deadline
+        self.args = (
+            f"input deadline {deadline.isoformat()} passed; still missing in {inbox}: "
+            f"{', '.join(self.missing)}",
+        )
 
 
 class ValidationRejected(XmarginError):

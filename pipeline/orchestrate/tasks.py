@@ -14,21 +14,15 @@ import datetime as dt
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from pipeline.calendar import NEW_YORK
 from pipeline.context import RunContext, default_data_root
-from pipeline.errors import (
-    ConcurrentRunError,
-    InvocationError,
-    MissingInputError,
-    XmarginError,
-)
+from pipeline.errors import ConcurrentRunError, InputsLateError, InvocationError, XmarginError
 from pipeline.inputs import (
     INPUT_NAMES,
     check_data_root,
@@ -36,30 +30,17 @@ from pipeline.inputs import (
     missing_inputs,
     require_inputs,
 )
-from pipeline.orchestrate.timetable import day_named
+from pipeline.orchestrate.timetable import SifmaBusinessDayTimetable, day_named
 
 SHARDS_ENV = "XMARGIN_SHARDS"
 DEADLINE_ENV = "XMARGIN_INPUT_DEADLINE_MINUTES"
 DEFAULT_SHARDS = 4
-# Files are due by the 19:30 run; four hours later operations must be told, not kept waiting.
+# Files are due by D's run; four hours later operations must be told, not kept waiting.
 DEFAULT_DEADLINE_MINUTES = 240
-RUN_TIME = dt.time(19, 30)
 
 RunRef = dict[str, str]
 T = TypeVar("T")
 P = ParamSpec("P")
-
-
-class InputsLateError(MissingInputError):
-    """The input deadline of D passed with files still missing (SPEC §8, exit 3)."""
-
-    def __init__(self, inbox: Path, missing: Iterable[str], deadline: dt.datetime) -> None:
-        super().__init__(inbox, list(missing))
-        self.deadline = deadline
-        self.args = (
-            f"input deadline {deadline.isoformat()} passed; still missing in {inbox}: "
-            f"{', '.join(self.missing)}",
-        )
 
 
 def fail_fast(fn: Callable[P, T]) -> Callable[P, T]:
@@ -138,11 +119,17 @@ def resolve_business_date(
     return day
 
 
-def input_deadline(business_date: dt.date, minutes: int | None = None) -> dt.datetime:
-    """When missing inputs of D stop being waited for: D 19:30 New York plus `minutes`."""
+def input_deadline(
+    business_date: dt.date, timetable: SifmaBusinessDayTimetable, minutes: int | None = None
+) -> dt.datetime:
+    """When missing inputs of D stop being waited for: `minutes` after D's run is due.
+
+    D's run is due at the end of its data interval in the DAG's own timetable, so the deadline
+    moves with the schedule (and a manual run of a past D is judged by that D's due time).
+    """
     if minutes is None:
         minutes = int(os.environ.get(DEADLINE_ENV, DEFAULT_DEADLINE_MINUTES))
-    due = dt.datetime.combine(business_date, RUN_TIME, tzinfo=NEW_YORK)
+    due: dt.datetime = timetable.interval_for(business_date).end
     return due + dt.timedelta(minutes=minutes)
 
 
@@ -166,7 +153,10 @@ def poke_inputs(
 
 @fail_fast
 def wait_for_inputs(
-    params: Mapping[str, Any], dag_run: Any, now: dt.datetime | None = None
+    params: Mapping[str, Any],
+    dag_run: Any,
+    timetable: SifmaBusinessDayTimetable,
+    now: dt.datetime | None = None,
 ) -> str | None:
     """One sensor poke: D as an ISO string once its inputs are all in, None while waiting."""
     day = resolve_business_date(
@@ -177,7 +167,7 @@ def wait_for_inputs(
         bool(params.get("force")),
     )
     minutes = params.get("input_deadline_minutes")
-    deadline = input_deadline(day, None if minutes is None else int(minutes))
+    deadline = input_deadline(day, timetable, None if minutes is None else int(minutes))
     moment = now or dt.datetime.now(dt.UTC)
     done = poke_inputs(data_root_of(params.get("data_root")), day, deadline, moment)
     return day.isoformat() if done else None

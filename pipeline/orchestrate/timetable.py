@@ -11,9 +11,6 @@ from pendulum import DateTime
 
 from pipeline.calendar import NEW_YORK, is_business_day, next_business_day, previous_business_day
 
-DEFAULT_AT = "19:30"
-DEFAULT_TZ = "America/New_York"
-
 
 def day_named(when: dt.datetime, tz: dt.tzinfo = NEW_YORK) -> dt.date:
     """The calendar day an instant (a restriction bound, a run's date) stands for.
@@ -36,7 +33,10 @@ def _parse_at(text: str) -> dt.time:
 
 
 class SifmaBusinessDayTimetable(Timetable):
-    """One run per SIFMA business day D, due at `at` New York time, never on a holiday (SPEC §1).
+    """One run per SIFMA business day D, due at `at` local time, never on a holiday (SPEC §1).
+
+    The DAG file names `at` and `timezone` (its schedule, the one place the run time lives); the
+    input deadline is derived from the same instance's data interval of D.
 
     The data interval of D's run is [D 00:00, D `at`] in `timezone`: its start names the business
     date unambiguously (the DAG derives D from it) and its end is when the run may start, after
@@ -45,7 +45,7 @@ class SifmaBusinessDayTimetable(Timetable):
 
     periodic = True
 
-    def __init__(self, at: str = DEFAULT_AT, timezone: str = DEFAULT_TZ) -> None:
+    def __init__(self, at: str, timezone: str) -> None:
         self.at = at
         self.timezone = timezone
         self._time = _parse_at(at)
@@ -54,7 +54,7 @@ class SifmaBusinessDayTimetable(Timetable):
 
     @classmethod
     def deserialize(cls, data: dict[str, Any]) -> Timetable:
-        return cls(at=str(data.get("at", DEFAULT_AT)), timezone=str(data.get("tz", DEFAULT_TZ)))
+        return cls(at=str(data["at"]), timezone=str(data["tz"]))
 
     def serialize(self) -> dict[str, Any]:
         return {"at": self.at, "tz": self.timezone}

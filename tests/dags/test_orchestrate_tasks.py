@@ -10,12 +10,15 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from pipeline.errors import InternalError, NonBusinessDateError, ValidationRejected
+from pipeline.errors import InputsLateError, InternalError, NonBusinessDateError, ValidationRejected
 from pipeline.inputs import INPUTS
 from pipeline.orchestrate import notify, tasks
+from pipeline.orchestrate.timetable import SifmaBusinessDayTimetable
 
 NY = dt.timezone(dt.timedelta(hours=-5))
 D = dt.date(2026, 11, 20)
+# The nightly DAG's schedule (tests/dags/test_dag_structure.py holds the DAG to it).
+TT = SifmaBusinessDayTimetable("19:30", "America/New_York")
 
 
 def test_business_date_param_wins_over_the_run_date() -> None:
@@ -43,8 +46,28 @@ def test_a_malformed_date_param_names_what_was_expected() -> None:
 
 
 def test_deadline_is_minutes_after_1930_new_york() -> None:
-    deadline = tasks.input_deadline(D, 90)
+    deadline = tasks.input_deadline(D, TT, 90)
     assert deadline.astimezone(dt.UTC) == dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
+
+
+def test_the_deadline_follows_the_schedule_it_is_given(tmp_path: Path) -> None:
+    """Moving the run time moves the deadline: it is the end of D's data interval + minutes."""
+    chicago = SifmaBusinessDayTimetable("18:45", "America/Chicago")
+    # 18:45 CST on D is 00:45 UTC the next day (19:45 New York, after the 19:30 run).
+    assert tasks.input_deadline(D, chicago, 0).astimezone(dt.UTC) == dt.datetime(
+        2026, 11, 21, 0, 45, tzinfo=dt.UTC
+    )
+    assert tasks.input_deadline(D, chicago, 0) == chicago.interval_for(D).end
+    _inbox(tmp_path, skip="balances")
+    params = {
+        "business_date": "2026-11-20",
+        "data_root": str(tmp_path),
+        "input_deadline_minutes": 0,
+    }
+    between = dt.datetime(2026, 11, 21, 0, 40, tzinfo=dt.UTC)  # 19:40 New York
+    with pytest.raises(AirflowFailException, match=r"balances_20261120\.csv"):
+        tasks.wait_for_inputs(params, None, TT, now=between)
+    assert tasks.wait_for_inputs(params, None, chicago, now=between) is None
 
 
 def _inbox(root: Path, skip: str | None = None) -> None:
@@ -57,10 +80,10 @@ def _inbox(root: Path, skip: str | None = None) -> None:
 
 def test_sensor_waits_before_the_deadline_and_fails_naming_the_file_after(tmp_path: Path) -> None:
     _inbox(tmp_path, skip="cme_positions")
-    deadline = tasks.input_deadline(D, 60)
+    deadline = tasks.input_deadline(D, TT, 60)
     before = deadline - dt.timedelta(seconds=1)
     assert tasks.poke_inputs(tmp_path, D, deadline, before) is False
-    with pytest.raises(tasks.InputsLateError, match=r"cme_positions_20261120\.xml") as err:
+    with pytest.raises(InputsLateError, match=r"cme_positions_20261120\.xml") as err:
         tasks.poke_inputs(tmp_path, D, deadline, deadline)
     assert err.value.exit_code == 3
     assert "accounts_20261120.csv" not in str(err.value)
@@ -70,14 +93,14 @@ def test_sensor_poke_returns_the_date_once_everything_is_in(tmp_path: Path) -> N
     _inbox(tmp_path)
     params = {"business_date": None, "data_root": str(tmp_path), "input_deadline_minutes": 0}
     run = SimpleNamespace(data_interval_start=dt.datetime(2026, 11, 20, 5, tzinfo=dt.UTC))
-    assert tasks.wait_for_inputs(params, run) == "2026-11-20"
+    assert tasks.wait_for_inputs(params, run, TT) == "2026-11-20"
 
 
 def test_sensor_fails_at_once_without_retry_when_late(tmp_path: Path) -> None:
     _inbox(tmp_path, skip="balances")
     params = {"business_date": "2026-11-20", "data_root": str(tmp_path)}
     with pytest.raises(AirflowFailException, match=r"exit 3: .*balances_20261120.csv"):
-        tasks.wait_for_inputs(params, None, now=dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
+        tasks.wait_for_inputs(params, None, TT, now=dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
 
 
 def test_sensor_fails_at_once_on_an_entry_that_is_no_file_or_a_missing_data_root(
@@ -88,10 +111,10 @@ def test_sensor_fails_at_once_on_an_entry_that_is_no_file_or_a_missing_data_root
     (tmp_path / "inbox" / "20261120" / "balances_20261120.csv").mkdir()
     params = {"business_date": "2026-11-20", "data_root": str(tmp_path)}
     with pytest.raises(AirflowFailException, match=r"(?s)exit 1: .*balances_20261120.csv is a dir"):
-        tasks.wait_for_inputs(params, None, now=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+        tasks.wait_for_inputs(params, None, TT, now=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
     gone = {"business_date": "2026-11-20", "data_root": str(tmp_path / "absent")}
     with pytest.raises(AirflowFailException, match=r"exit 2: data root .* is missing"):
-        tasks.wait_for_inputs(gone, None, now=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+        tasks.wait_for_inputs(gone, None, TT, now=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
 
 
 def test_fail_fast_keeps_retries_for_internal_errors_only() -> None:

@@ -12,7 +12,8 @@ from pipeline.calendar import is_business_day
 from pipeline.orchestrate.timetable import SifmaBusinessDayTimetable
 
 NY = pendulum.timezone("America/New_York")
-TT = SifmaBusinessDayTimetable()
+# The nightly DAG's schedule (tests/dags/test_dag_structure.py holds the DAG to it).
+TT = SifmaBusinessDayTimetable("19:30", "America/New_York")
 CATCHUP = TimeRestriction(earliest=pendulum.datetime(2020, 1, 1, tz=NY), latest=None, catchup=True)
 
 
@@ -125,4 +126,4 @@ def test_serialize_round_trip_keeps_time_and_zone() -> None:
 
 def test_bad_time_is_refused_with_what_was_expected() -> None:
     with pytest.raises(ValueError, match="expected a time HH:MM"):
-        SifmaBusinessDayTimetable(at="7pm")
+        SifmaBusinessDayTimetable(at="7pm", timezone="America/New_York")
