@@ -22,7 +22,7 @@ from chromium_cdp import (
 )
 
 from pipeline.reports import render_report
-from pipeline.reports.sample import write_sample_folder
+from tests.unit.reports.sample_folder import write_sample_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

@@ -20,8 +20,8 @@ import pytest
 import pipeline
 import pipeline.run as run_module
 from pipeline.cli import main
-from pipeline.reports.sample import write_sample_folder
 from pipeline.run import RunResult
+from tests.unit.reports.sample_folder import write_sample_folder
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 D = "2026-11-20"

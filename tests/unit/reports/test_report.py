@@ -16,7 +16,7 @@ import pytest
 from pipeline.errors import MissingInputError
 from pipeline.publish import write_table
 from pipeline.reports import render_report
-from pipeline.reports.sample import write_sample_folder
+from tests.unit.reports.sample_folder import write_sample_folder
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 PLOT_IDS = (

@@ -17,7 +17,7 @@ from pipeline.config import load_params
 from pipeline.context import RunContext
 from pipeline.publish import publish
 from pipeline.reports import render_report
-from pipeline.reports.sample import sample_tables
+from tests.unit.reports.sample_folder import sample_tables
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 D = dt.date(2026, 11, 20)

@@ -1,8 +1,10 @@
-"""A synthetic published folder, to preview the report and to test it at scale (SPEC §7.7).
+"""A synthetic published folder, to test the report at scale (SPEC §7.7): test code only.
 
 The tables have the real published schemas (written by `pipeline.publish.write_table`) and are
 internally consistent (requirements, calls, reserve lines and 4d totals follow SPEC §5-§6 from
-the drawn components), but the numbers are random: this is not a margin engine.
+the drawn components), but the numbers are random: this is not a margin engine. What it shares
+with the engine is read from the engine's own sources: the key-rate tenors and the reduction cap
+of the shipped parameter file, the Exhibit A items, the exception wording.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import numpy as np
 import polars as pl
 
 from pipeline.calendar import due_by
+from pipeline.config import load_params
+from pipeline.margin.columns import XM_DOCUMENTS_DETAIL
 from pipeline.publish import write_table
-from pipeline.reserve.exhibit_a import LINES
+from pipeline.reserve.exhibit_a import ITEMS, LINES
+from pipeline.resources import SHIPPED_PARAMS_DIR
 
-TENORS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 30.0)
-MAX_REDUCTION = 0.8
+_PARAMS = load_params(SHIPPED_PARAMS_DIR / "margin_params.yaml")
+TENORS = _PARAMS.key_rate_tenors
+MAX_REDUCTION = _PARAMS.xm.max_reduction
 
 
 def _margin(n: int, day: dt.date, rng: np.random.Generator) -> pl.DataFrame:
@@ -83,13 +89,13 @@ def _reserve(margin: pl.DataFrame, day: dt.date) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
     for book, on_deposit in (("CUSTOMER", 2.5e8), ("PAB", 1.0e6)):
         accts = margin.filter((pl.col("account_class") == book) & ~pl.col("xm_active"))
-        items = {f"item_{k}": 0.0 for k in range(1, 16)}
+        items = {item.line: 0.0 for item in ITEMS}
         items["item_1"] = float(accts["cash"].clip(lower_bound=0).sum())
         items["item_10"] = float((-accts["cash"]).clip(lower_bound=0).sum())
         items["item_15"] = float(accts["ficc_regular_im"].sum()) * 0.9
         items["item_2"] = 1.5e6
-        credits = sum(items[f"item_{k}"] for k in range(1, 10))
-        debits = sum(items[f"item_{k}"] for k in range(10, 16))
+        credits = sum(items[item.line] for item in ITEMS if item.side == "credit")
+        debits = sum(items[item.line] for item in ITEMS if item.side == "debit")
         reduction = debits * 0.02 if book == "CUSTOMER" else 0.0
         requirement = max(0.0, credits - (debits - reduction))
         amounts = {
@@ -157,11 +163,7 @@ def sample_tables(
             "business_date": [day] * (len(docless) + 1),
             "kind": ["XM_OPT_IN_WITHOUT_DOCUMENTS"] * len(docless) + ["VALIDATION_WARNING"],
             "account_id": [*docless.to_list(), None],
-            "detail": [
-                "opted in but lacks subordination agreement or disclosure acknowledgement on D:"
-                " not cross-margined"
-            ]
-            * len(docless)
+            "detail": [XM_DOCUMENTS_DETAIL] * len(docless)
             + ["accounts_20261120.csv: unknown extra column <note> & 'x'"],
         },
         schema={
