@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -36,10 +39,64 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+class _SuccessWatch:
+    """Snapshots the staging folder the moment `_SUCCESS` is first created, and what was fsynced.
+
+    Hooks every way Python creates a file by name (open, os.open, os.replace, os.rename), so the
+    check holds whichever of them the publisher uses for the marker.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.snapshot: dict[str, bytes] | None = None
+        self.synced: set[str] = set()
+        self.synced_before: set[str] | None = None
+        real_open, real_os_open = builtins.open, os.open
+        real_replace, real_rename, real_fsync = os.replace, os.rename, os.fsync
+
+        def seen(target: object) -> None:
+            path = Path(os.fsdecode(target))  # type: ignore[arg-type]
+            if path.name == "_SUCCESS" and self.snapshot is None:
+                self.snapshot = {
+                    str(p.relative_to(path.parent)): p.read_bytes()
+                    for p in sorted(path.parent.rglob("*"))
+                    if p.is_file() and p.name != "_SUCCESS"
+                }
+                self.synced_before = set(self.synced)
+
+        def fsync(fd: int) -> None:
+            real_fsync(fd)
+            self.synced.add(os.readlink(f"/proc/self/fd/{fd}"))
+
+        def open_(file: object, *args: object, **kwargs: object) -> object:
+            if isinstance(file, str | os.PathLike):
+                seen(file)
+            return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+        def os_open(path: object, *args: object, **kwargs: object) -> int:
+            flags = args[0] if args else kwargs.get("flags", 0)
+            if int(flags) & os.O_CREAT:  # type: ignore[call-overload]
+                seen(path)
+            return real_os_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        def replace(src: object, dst: object, *args: object, **kwargs: object) -> None:
+            seen(dst)
+            real_replace(src, dst, *args, **kwargs)  # type: ignore[arg-type]
+
+        def rename(src: object, dst: object, *args: object, **kwargs: object) -> None:
+            seen(dst)
+            real_rename(src, dst, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(builtins, "open", open_)
+        monkeypatch.setattr(os, "open", os_open)
+        monkeypatch.setattr(os, "replace", replace)
+        monkeypatch.setattr(os, "rename", rename)
+        monkeypatch.setattr(os, "fsync", fsync)
+
+
 def test_publish_writes_a_complete_set_behind_a_relative_symlink(
-    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ctx = build_ctx(tmp_path, "run-1")
+    ctx = dataclasses.replace(build_ctx(tmp_path, "run-1"), started_at=dt.datetime.now(dt.UTC))
 
     def report(staging: Path) -> None:
         # The report is rendered before the marker: the folder is not yet complete.
@@ -47,7 +104,11 @@ def test_publish_writes_a_complete_set_behind_a_relative_symlink(
         assert (staging / "manifest.json").is_file()
         (staging / "report.html").write_text("<html></html>")
 
+    watch = _SuccessWatch(monkeypatch)
+    before = dt.datetime.now(dt.UTC)
     out = publish(ctx, build_tables(), INPUTS, TOTALS, render_report=report)
+    after = dt.datetime.now(dt.UTC)
+    monkeypatch.undo()
     assert out == ctx.output_dir
     assert out.is_symlink()
     target = os.readlink(out)
@@ -68,9 +129,17 @@ def test_publish_writes_a_complete_set_behind_a_relative_symlink(
         "report.html",
         "_SUCCESS",
     }
-    # _SUCCESS is the last file written.
-    success = (out / "_SUCCESS").stat().st_mtime_ns
-    assert all(p.stat().st_mtime_ns <= success for p in out.iterdir())
+    # _SUCCESS is the last file: when it was created every other file was there with its final
+    # bytes, and flushed to disk.
+    folder = out.resolve()
+    final = {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "_SUCCESS"
+    }
+    assert watch.snapshot == final
+    assert watch.synced_before is not None
+    assert {str(folder / name) for name in final} <= watch.synced_before
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["run_id"] == "run-1"
     assert manifest["business_date"] == "2026-11-20"
@@ -79,7 +148,10 @@ def test_publish_writes_a_complete_set_behind_a_relative_symlink(
     assert manifest["params"]["sha256"] == ctx.params.sha256
     assert manifest["inputs"] == INPUTS
     assert manifest["control_totals"] == TOTALS
-    assert manifest["started_at"] < manifest["finished_at"]
+    # Both times are the run's own: started when the context was made, finished while publishing.
+    assert dt.datetime.fromisoformat(manifest["started_at"]) == ctx.started_at
+    finished = dt.datetime.fromisoformat(manifest["finished_at"])
+    assert ctx.started_at <= before <= finished <= after
     outputs = {o["name"]: o for o in manifest["outputs"]}
     tables = {n.removesuffix(".parquet") for n in names if n.endswith(".parquet")}
     assert set(outputs) == tables
