@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 import pipeline
+from pipeline.calendar import next_business_day
 from pipeline.config import Params, select_params
 from pipeline.context import new_run_id
 from pipeline.errors import InvocationError
@@ -26,7 +27,7 @@ from pipeline.history.window import HISTORY_INPUTS, HistoryPlan, check_range, pl
 from pipeline.progress import ProgressFn, stage
 from pipeline.resources import SQL_DIR
 
-__all__ = ["HistoryResult", "month_to_date", "run_history"]
+__all__ = ["HistoryResult", "compute_tables", "month_to_date", "run_history"]
 
 
 @dataclass
@@ -206,7 +207,5 @@ def month_to_date(day: dt.date) -> tuple[dt.date, dt.date] | None:
 
     None when D (a forced run of a closed day) comes before its month's first business date.
     """
-    from pipeline.calendar import next_business_day
-
     first = next_business_day(day.replace(day=1) - dt.timedelta(days=1))
     return (first, day) if first <= day else None

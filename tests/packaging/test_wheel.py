@@ -74,8 +74,7 @@ def test_the_wheel_carries_exactly_the_top_level_sources(wheel: Path) -> None:
         for source, packaged in SHIPPED.items():
             folder = REPO / source
             files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-            if source != "sql":  # sql/ appears with the history reports (issue 9)
-                assert files, f"{source}/ is empty"
+            assert files, f"{source}/ is empty"
             for path in files:
                 name = f"{packaged}/{path.relative_to(folder).as_posix()}"
                 assert name in names, f"{name} is not in {wheel.name}"
@@ -97,7 +96,7 @@ def _run(target: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-def test_generate_run_validate_from_the_wheel_alone(target: Path, tmp_path: Path) -> None:
+def test_generate_run_validate_history_from_the_wheel_alone(target: Path, tmp_path: Path) -> None:
     away = tmp_path / "elsewhere"
     away.mkdir()
     where = _run(target, away, "-c", "import pipeline; print(pipeline.__file__)")
@@ -135,3 +134,11 @@ def test_generate_run_validate_from_the_wheel_alone(target: Path, tmp_path: Path
     )
     assert check.returncode == 0, check.stderr[-3000:]
     assert "validation results:" in check.stderr
+    # The history's SQL models ship in the package too (SPEC §10).
+    history = _run(
+        target, away, "-m", "pipeline", "--json", "history", "--start", day, "--end", day,
+        "--data-root", str(root),
+    )  # fmt: skip
+    assert history.returncode == 0, history.stderr[-3000:]
+    pack = Path(json.loads(history.stdout)["output_dir"])
+    assert (pack / "_SUCCESS").is_file() and (pack / "reserve_history.parquet").is_file()
