@@ -1,7 +1,9 @@
 """Worker process of a split FIXML read (SPEC §2.3): one byte range into an Arrow IPC part.
 
-Run by `pipeline.ingest.fixml` as `python -m pipeline.ingest._fixml_worker '<json spec>'`; prints
-its outcome (count or error) as one JSON line.
+Run by `pipeline.ingest.fixml` as `python -m pipeline.ingest._fixml_worker '<json spec>'` with the
+parent's open input file inherited (the spec names its descriptor: the bytes are those the parent
+hashes, even if the path is renamed over meanwhile); prints its outcome (count or error) as one
+JSON line.
 """
 
 from __future__ import annotations
