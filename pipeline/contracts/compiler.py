@@ -22,6 +22,7 @@ import polars as pl
 from pipeline.contracts import gx_runtime
 from pipeline.contracts.checkdigits import valid_values
 from pipeline.contracts.odcs import Contract, Property, Severity
+from pipeline.errors import InternalError
 
 TYPED_PREFIX = "__typed__"
 FLAG_PREFIX = "__ok__"
@@ -32,6 +33,15 @@ _FORMATS: dict[str, tuple[str, str, str]] = {
     "integer": ("integer", r"^[+-]?[0-9]+$", "a plain integer [+-]digits"),
     "number": ("plain_decimal", r"^[+-]?[0-9]+(\.[0-9]+)?$", "a plain decimal [+-]digits[.digits]"),
     "boolean": ("boolean", r"(?i)^(true|false|1|0)$", "true/false (any case) or 1/0"),
+}
+# Formats a property names with the custom property `valueFormat` instead of its logical type's
+# (the FIX quantities of SPEC §2.3); `valueFormatSeverity` sets its rule's severity.
+_NAMED_FORMATS: dict[str, tuple[str, str, str]] = {
+    "fixQuantity": (
+        "fix_quantity",
+        r"^[0-9]+(\.0+)?$",
+        "a FIX quantity: a plain non-negative decimal with a whole-number value (55, 55.0)",
+    ),
 }
 _POLARS_TYPES: dict[str, pl.DataType] = {
     "Utf8": pl.String(),
@@ -223,11 +233,42 @@ def typed_expr(prop: Property, raw_dtype: pl.DataType) -> pl.Expr:
             .then(pl.lit(False))
             .otherwise(pl.lit(None, dtype=pl.Boolean))
         )
+    named = _named_format(prop)
+    if named is not None and prop.physical_type == "Int64":
+        # A whole-number decimal is that number: '55.00' is 55 (the trailing zeros go first).
+        whole = col.str.replace(r"\.0+$", "")
+        return pl.when(col.str.contains(named[1])).then(whole.cast(target, strict=False))
     if prop.physical_type in ("Int64", "Float64"):
         # Only plain numbers are numbers here (SPEC §2): 'NaN', 'inf' and '1e5' stay null.
         fmt = _FORMATS["integer" if prop.physical_type == "Int64" else "number"][1]
         return pl.when(col.str.contains(fmt)).then(col.cast(target, strict=False))
     return col
+
+
+def _named_format(prop: Property) -> tuple[str, str, str] | None:
+    """The `valueFormat` of a property, if it names one (see `_NAMED_FORMATS`)."""
+    name = prop.custom.get("valueFormat")
+    if name is None:
+        return None
+    if name not in _NAMED_FORMATS:
+        raise InternalError(
+            f"contract property {prop.name}: valueFormat {name!r} is none of "
+            f"{sorted(_NAMED_FORMATS)}"
+        )
+    return _NAMED_FORMATS[str(name)]
+
+
+def _format_severity(prop: Property) -> Severity:
+    """`valueFormatSeverity` of a property: the severity of its format rule (default error)."""
+    value = prop.custom.get("valueFormatSeverity", "error")
+    if value == "warning":
+        return "warning"
+    if value != "error":
+        raise InternalError(
+            f"contract property {prop.name}: valueFormatSeverity {value!r}, expected "
+            "'error' or 'warning'"
+        )
+    return "error"
 
 
 def _const(expr: pl.Expr) -> FlagFn:
@@ -329,14 +370,18 @@ class _Builder:
                 "ExpectColumnValuesToNotBeNull",
                 column=name,
             )
-        if is_string and prop.logical_type in _FORMATS:
-            suffix, regex, expected = _FORMATS[prop.logical_type]
+        named = _named_format(prop)
+        if is_string and (named is not None or prop.logical_type in _FORMATS):
+            suffix, regex, expected = named or _FORMATS[prop.logical_type]
             typed = typed_expr(prop, pl.String())
+            where = f"{prop.physical_name} " if named is not None and prop.physical_name else ""
+            severity = _format_severity(prop)
             self.add(
                 f"{name}.{suffix}",
                 name,
-                f"is {expected}",
+                f"{where}is {expected}",
                 "",
+                severity,
                 flag=_const(
                     pl.col(name).is_null()
                     | (pl.col(name).str.contains(regex) & typed.is_not_null())

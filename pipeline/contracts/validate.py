@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pyarrow as pa
 from pipeline.context import RunContext
 from pipeline.contracts import gx_runtime
 from pipeline.contracts.compiler import CompiledContract, CompileEnv, Rule, compile_contract
+from pipeline.contracts.fixml_rules import other_message_checks
 from pipeline.contracts.odcs import load_contract
 from pipeline.contracts.outcome import (
     MAX_EXAMPLES,
@@ -35,45 +36,41 @@ log = logging.getLogger("xmargin.contracts")
 _JSON_LIST_CAP = 50
 
 
-def _raw_dir(ctx: RunContext) -> Path:
-    return ctx.work_dir / "raw"
-
-
 @dataclass(frozen=True)
 class RawInput:
     """An input as read by `pipeline.ingest`, and the sha256 and size of the bytes it parsed.
 
     `frame` is the all-string CSV or the raw FIXML columns; `arrow` the same columns as the
-    reader produced them, handed to GX without a copy.
+    reader produced them, handed to GX without a copy; `ignored` the FIXML message elements
+    other than reports, by name (SPEC §2.3).
     """
 
     frame: pl.DataFrame
     arrow: pa.Table
     sha256: str
     size: int
+    ignored: dict[str, int] = field(default_factory=dict)
 
 
 def read_raw(ctx: RunContext, spec: InputSpec, path: Path) -> RawInput:
     """Read one input (SPEC §2); the hash is of the bytes read, from the same open file."""
-    import pyarrow.parquet as pq
-
     from pipeline.ingest.csv_reader import read_csv_strings
     from pipeline.ingest.fixml import read_cme_positions
-    from pipeline.ingest.staging import sha256_file
 
+    ignored: dict[str, int] = {}
     if spec.kind == "fixml":
-        dest = _raw_dir(ctx) / f"{spec.name}.parquet"
-        read_cme_positions(path, dest)
-        # Until the FIXML reader reports the hash of the bytes it parsed (issue 11), the path.
-        sha256, size = sha256_file(path), path.stat().st_size
-        table = pq.read_table(dest)
+        fixml = read_cme_positions(path)
+        assert fixml.table is not None
+        table, sha256, size, ignored = fixml.table, fixml.sha256, fixml.size, fixml.ignored
+        table = _one_chunk(table)
+        # Polars takes the reader's string_view columns without a copy.
+        frame = pl.from_arrow(table)
     else:
         read = read_csv_strings(path)
-        table, sha256, size = read.table, read.sha256, read.size
-    table = _one_chunk(table)
-    frame = pl.from_arrow(table)
+        table, sha256, size = _one_chunk(read.table), read.sha256, read.size
+        frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return RawInput(frame, table, sha256, size)
+    return RawInput(frame, table, sha256, size, ignored)
 
 
 def _one_chunk(table: pa.Table) -> pa.Table:
@@ -253,6 +250,9 @@ def _pandas_column(series: pl.Series, arrow: pa.Table | None) -> Any:
     name = series.name
     if arrow is not None and name in arrow.column_names:
         column = arrow.column(name)
+        if pa.types.is_string_view(column.type):
+            # The FIXML reader's columns: plain Arrow strings for pandas, one column at a time.
+            column = column.cast(pa.string())
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             return pd.arrays.ArrowExtensionArray(column)
     if series.dtype.is_numeric():
@@ -366,6 +366,8 @@ def validate_file(ctx: RunContext, name: str, references: _References) -> FileOu
             )
             try:
                 checks, gx_json = run_contract(compiled, raw, spec, frame, read.arrow)
+                if spec.kind == "fixml":
+                    checks += other_message_checks(contract, read.ignored)
             finally:
                 tmp = written.result() if written is not None else None
         try:
