@@ -175,24 +175,19 @@ def input_parse_floor(inbox: Path) -> dict[str, Any]:
 InputFigures = Callable[[Path, dict[str, Any]], dict[str, Any]]
 
 
+def fixml_floor_of(path: Path) -> float:
+    """The two-process lxml floor of one more FIXML file, measured as `input_parse_floor` does."""
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(abs, [0, 0])
+        return _fixml_floor(path, pool)[0]
+
+
 def fixml_reader_figures(inbox: Path, floor: dict[str, Any]) -> dict[str, Any]:
-    """The FIXML reader alone (`read_cme_positions` to a scratch Parquet) against its floor."""
-    import tempfile
+    """The FIXML reader against its floor, generator's and real-shaped file (fixml_figures)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import fixml_figures
 
-    sys.path.insert(0, str(REPO))
-    from pipeline.ingest.fixml import read_cme_positions
-
-    out: dict[str, Any] = {}
-    for path in sorted(inbox.glob("*.xml")):
-        with tempfile.TemporaryDirectory(dir=inbox.parent) as scratch:
-            started = time.perf_counter()
-            read_cme_positions(path, Path(scratch) / "raw.parquet")
-            seconds = time.perf_counter() - started
-        out[path.name] = {
-            "reader_s": round(seconds, 2),
-            "reader_vs_fixml_floor": round(seconds / floor["per_file_s"][path.name], 2),
-        }
-    return out
+    return fixml_figures.reader_figures(inbox, floor, fixml_floor_of)
 
 
 INPUT_FIGURES: dict[str, InputFigures] = {"fixml_reader": fixml_reader_figures}
