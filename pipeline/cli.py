@@ -95,15 +95,21 @@ class Ui:
             sys.stderr.write(f"{mark} {text}\n")
             sys.stderr.flush()
 
-    def error(self, message: str, exit_code: int, **fields: Any) -> None:
-        """The failure as one line `xmargin: error: …` (details indented below), always shown."""
+    def error(
+        self, message: str, exit_code: int, defect: bool = True, **fields: Any
+    ) -> None:
+        """The failure as one line `xmargin: error: …` (details indented below), always shown.
+
+        Exit 4 is labelled "internal error" when it is a `defect` of ours, not when it is the
+        machine's state (a full disk says so itself).
+        """
         first, _, rest = str(message).strip().partition("\n")
         if self.log_json:
             log_event(log, "error", logging.ERROR, message, exit_code=exit_code, **fields)
         else:
             body = first + "".join(f"\n  {ln.strip()}" for ln in rest.splitlines() if ln.strip())
             # Exit 4 is a defect, not the input's fault; say so once (run.py may already have).
-            internal = exit_code == 4 and not first.startswith("internal error")
+            internal = defect and exit_code == 4 and not first.startswith("internal error")
             label = "internal error" if internal else "error"
             self._write(f"xmargin: {label}:", "bold red", body)
         self.emit({"status": "failed", "exit_code": exit_code, "message": message, **fields})
@@ -197,7 +203,7 @@ def _root(data_root: Path | None) -> Path:
 
 
 def _fail(exc: XmarginError, **fields: Any) -> NoReturn:
-    ui.error(str(exc), exc.exit_code, **fields)
+    ui.error(str(exc), exc.exit_code, exc.defect, **fields)
     raise typer.Exit(exc.exit_code)
 
 
@@ -298,7 +304,7 @@ def run(
         message = result.message
         if result.quarantine_dir:
             message += f"\nquarantined: {result.quarantine_dir}"
-        ui.error(message, result.exit_code, **extra)
+        ui.error(message, result.exit_code, result.defect, **extra)
         raise typer.Exit(result.exit_code)
     report = result.output_dir / "report.html" if result.output_dir else None
     payload["report"] = str(report) if report and report.is_file() else None
@@ -417,9 +423,11 @@ def validate(
     force: Annotated[bool, typer.Option("--force")] = False,
 ) -> None:
     """Run the data contracts for D only (nothing is computed or published)."""
+    from pipeline import scratch
     from pipeline.run import start_run, validate_inputs
 
     day = _parse_date(date)
+    ctx = None
     try:
         ctx = start_run(day, _root(data_root), params, force)
         with StageProgress() as progress:
@@ -431,6 +439,11 @@ def validate(
             business_date=day.isoformat(),
             quarantine_dir=str(quarantine) if quarantine else None,
         )
+    finally:
+        # Its results stay for the person to read; the next runs of D tidy them (scratch).
+        if ctx is not None:
+            scratch.mark_ended(ctx.work_dir, "validated")
+            scratch.release(ctx.work_dir)
     ui.line("✓", f"validation results: {ctx.validation_dir}", event="validation_done")
     ui.emit(
         {
@@ -483,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             ui.emit({"status": "failed", "exit_code": code, "message": "bad invocation"})
         return code
     except XmarginError as exc:
-        ui.error(str(exc), exc.exit_code)
+        ui.error(str(exc), exc.exit_code, exc.defect)
         return exc.exit_code
     except Exception as exc:  # a defect must not masquerade as exit 1 (validation rejected)
         log.exception("internal error")

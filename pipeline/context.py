@@ -10,11 +10,12 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pipeline import scratch
 from pipeline.config import Params, load_params
 from pipeline.errors import InternalError, ParameterError
 
 DATA_ROOT_ENV = "XMARGIN_DATA_ROOT"
-CONTEXT_FILE = "context.json"
+CONTEXT_FILE = scratch.CONTEXT
 # The run's own copy of its parameter file: every task loads this, never the original.
 PARAMS_COPY = "params.yaml"
 
@@ -51,13 +52,15 @@ class RunContext:
         data_root: Path,
         params: Params,
         run_id: str | None = None,
+        driver: str = scratch.DRIVER_CLI,
     ) -> RunContext:
         """A new run of D, frozen at its start: the parameter file's bytes are copied into the
         work folder and `context.json` describes the run, for every later task (SPEC §2.10, §8).
 
         `params` is the file selected once for the run (`pipeline.run.preflight`); its bytes are
         read again here and must still hash to `params.sha256`, so the copy is exactly what was
-        parsed.
+        parsed. `driver` (`cli` or `airflow`) tells `pipeline.scratch` how to tell whether the
+        run is alive; this process holds the folder from before anything is written in it.
         """
         from pipeline.ingest.staging import write_bytes_atomic, write_text_atomic
 
@@ -82,8 +85,11 @@ class RunContext:
                 f"with sha256 {params.sha256}, found {found}; run again"
             )
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        scratch.hold(ctx.work_dir)
+        scratch.revive(ctx.work_dir)
         write_bytes_atomic(ctx.params_copy, raw)
-        write_text_atomic(ctx.work_dir / CONTEXT_FILE, json.dumps(ctx.describe(), indent=2))
+        described = {**ctx.describe(), "driver": driver}
+        write_text_atomic(ctx.work_dir / CONTEXT_FILE, json.dumps(described, indent=2))
         return ctx
 
     @classmethod
@@ -109,6 +115,9 @@ class RunContext:
                 f"{described}: describes run {doc.get('run_id')} of {doc.get('business_date')},"
                 f" expected run {run_id} of {business_date.isoformat()}"
             )
+        # This process uses the folder now: no tidy of another run may remove it meanwhile.
+        scratch.hold(work)
+        scratch.revive(work)
         copy = work / PARAMS_COPY
         try:
             params = load_params(copy) if copy.is_file() else None

@@ -11,6 +11,8 @@ class XmarginError(Exception):
     """Base of every error the pipeline raises on purpose."""
 
     exit_code = 4
+    # Whether exit 4 means a defect of ours ("internal error") rather than the machine's state.
+    defect = True
 
 
 class InvocationError(XmarginError):
@@ -97,6 +99,38 @@ class InternalError(XmarginError):
     """A defect or an environment failure that is not the input's fault (exit 4)."""
 
     exit_code = 4
+
+
+def _size(n: int) -> str:
+    """Bytes for a person: 312 KiB, 1.4 MiB, 2.0 GiB."""
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} bytes"
+
+
+class DiskFullError(XmarginError):
+    """No room left where the run writes (SPEC §8, exit 4): the machine's state, not a defect.
+
+    Exit 4 because SPEC §8 has no code of its own for the environment and the input is not at
+    fault (1, 3) nor the invocation (2); the message says plainly that the disk is full, which
+    path could not be written, what is free there and, when known, how much is needed.
+    """
+
+    defect = False
+
+    def __init__(self, path: Path, free: int, needed: int | None = None) -> None:
+        self.path = path
+        self.free = free
+        self.needed = needed
+        want = (
+            f"{_size(needed)} needed" if needed is not None else "free some space and run again"
+        )
+        super().__init__(
+            f"disk full: cannot write {path}: {_size(free)} free on its filesystem, {want}"
+        )
 
 
 class InputFormatError(ValidationRejected):

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from pipeline import outputs
+from pipeline import outputs, scratch
 from pipeline.calendar import business_days, is_business_day
 from pipeline.config import Params, select_params
-from pipeline.context import RunContext
+from pipeline.context import RunContext, new_run_id
 from pipeline.errors import InternalError, InvocationError, NonBusinessDateError, XmarginError
+from pipeline.ingest.staging import copy_folder, disk_full_error, folder_bytes, is_disk_full
 from pipeline.inputs import INPUTS, check_data_root, require_inputs, staged_path
 from pipeline.progress import ProgressFn
 from pipeline.progress import stage as _stage
@@ -38,6 +39,8 @@ class RunResult:
     output_dir: Path | None = None
     quarantine_dir: Path | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    # Exit 4 for a defect of ours ("internal error") or for the machine's state (a full disk).
+    defect: bool = True
 
     @property
     def ok(self) -> bool:
@@ -112,11 +115,12 @@ def start_run(
     params_file: Path | None = None,
     force: bool = False,
     run_id: str | None = None,
+    driver: str = scratch.DRIVER_CLI,
 ) -> RunContext:
     """Check the date, the parameters and the presence of every input, then open a run frozen
     on the parameter file selected (SPEC §8; ARCHITECTURE "A run is frozen at its start")."""
     params = preflight(business_date, data_root, params_file, force)
-    return RunContext.create(business_date, data_root, params, run_id=run_id)
+    return RunContext.create(business_date, data_root, params, run_id=run_id, driver=driver)
 
 
 def validate_stage(ctx: RunContext, names: list[str] | None = None) -> ValidationOutcome:
@@ -259,10 +263,23 @@ def _publish(ctx: RunContext, validation: ValidationOutcome) -> Path:
     def finish_folder(staging: Path) -> None:
         # Validation results travel with the outputs they vouch for (SPEC §3).
         if ctx.validation_dir.is_dir():
-            shutil.copytree(ctx.validation_dir, staging / "validation", dirs_exist_ok=True)
+            copy_folder(ctx.validation_dir, staging / "validation")
         render_report(staging)
 
-    return publish(ctx, tables, validation.to_manifest(), totals, render_report=finish_folder)
+    # At least what the set takes: the validation copy plus tables as big as their work files.
+    needed = folder_bytes(ctx.validation_dir) + sum(
+        path.stat().st_size
+        for path in (t.work_path(ctx.work_dir) for t in outputs.PUBLISHED)
+        if path.is_file()
+    )
+    return publish(
+        ctx,
+        tables,
+        validation.to_manifest(),
+        totals,
+        render_report=finish_folder,
+        space_needed=needed,
+    )
 
 
 def publish_stage(ctx: RunContext) -> Path:
@@ -282,18 +299,25 @@ def run_date(
     progress: ProgressFn | None = None,
     keep_work: bool = False,
 ) -> RunResult:
-    """Validate, compute and publish one business date end to end, under its lock (SPEC §8)."""
+    """Validate, compute and publish one business date end to end, under its lock (SPEC §8).
+
+    The run's work folder is removed when it publishes (kept with `keep_work`); a run that fails
+    leaves it for diagnosis, and the next run of D keeps only the newest few (`pipeline.scratch`).
+    """
     ctx: RunContext | None = None
     try:
         params = preflight(business_date, data_root, params_file, force)
         from pipeline.publish import DateLock
 
-        with DateLock(data_root.resolve(), business_date, "cli"):
+        run_id = new_run_id()
+        with DateLock(data_root.resolve(), business_date, run_id):
             with _stage(progress, "inputs"):
                 # Inputs again under the lock (they may have moved meanwhile); parameters not:
                 # the run is frozen on the file preflight selected.
                 require_inputs(data_root, business_date)
-                ctx = RunContext.create(business_date, data_root, params)
+                ctx = RunContext.create(business_date, data_root, params, run_id=run_id)
+                # Under the date lock: who else uses D's work folders holds them (scratch).
+                scratch.tidy(ctx.data_root, business_date, own=run_id)
             with _stage(progress, "validate") as d:
                 validation = validate_inputs(ctx, progress)
                 d["rows"] = sum(f.rows for f in validation.files)
@@ -313,7 +337,9 @@ def run_date(
                 output_dir = _publish(ctx, validation)
                 d["output_dir"] = str(output_dir)
         summary = summarize(output_dir)
-        if not keep_work:
+        if keep_work:
+            scratch.mark_ended(ctx.work_dir, "kept")
+        else:
             shutil.rmtree(ctx.work_dir, ignore_errors=True)
         return RunResult(
             business_date,
@@ -324,22 +350,26 @@ def run_date(
             summary=summary,
         )
     except XmarginError as exc:
-        quarantine = getattr(exc, "quarantine_dir", None)
-        return RunResult(
-            business_date,
-            exc.exit_code,
-            str(exc),
-            run_id=ctx.run_id if ctx else None,
-            quarantine_dir=quarantine,
-        )
-    except Exception as exc:  # an unforeseen defect must still end with exit 4 and a message
-        log.exception("internal error while running %s", business_date)
-        return RunResult(
-            business_date,
-            InternalError.exit_code,
-            f"internal error: {type(exc).__name__}: {exc}",
-            run_id=ctx.run_id if ctx else None,
-        )
+        failed = exc
+    except Exception as exc:
+        if is_disk_full(exc):
+            failed = disk_full_error(exc, ctx.work_dir if ctx else data_root)
+        else:  # an unforeseen defect must still end with exit 4 and a message
+            log.exception("internal error while running %s", business_date)
+            failed = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        if ctx is not None:
+            scratch.release(ctx.work_dir)
+    if ctx is not None:
+        scratch.mark_ended(ctx.work_dir, "failed")
+    return RunResult(
+        business_date,
+        failed.exit_code,
+        str(failed),
+        run_id=ctx.run_id if ctx else None,
+        quarantine_dir=getattr(failed, "quarantine_dir", None),
+        defect=failed.defect,
+    )
 
 
 def summarize(output_dir: Path) -> dict[str, Any]:

@@ -2,18 +2,113 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
+import signal
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
 
-from pipeline.errors import UnusableInputError
+from pipeline.errors import DiskFullError, UnusableInputError
 from pipeline.inputs import file_kind
 
 _HASH_CHUNK = 1 << 20
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# How Polars and Arrow word the OS error when they wrap it in their own exception types.
+_FULL_TEXTS = ("No space left on device", "Disk quota exceeded", "os error 28")
+CRASH_ENV = "XMARGIN_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Test seam: SIGKILL this very process at step `name` when `$XMARGIN_CRASH_AT` names it.
+
+    The crash-safety tests kill a real run between exact steps of publishing; in production the
+    variable is unset and this is one dictionary lookup.
+    """
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is a full disk or quota, however a library wrapped it."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        if isinstance(current, shutil.Error) and current.args and isinstance(current.args[0], list):
+            if any(any(t in str(entry) for t in _FULL_TEXTS) for entry in current.args[0]):
+                return True
+        elif any(t in str(current) for t in _FULL_TEXTS):
+            return True
+        todo += [current.__cause__, current.__context__]
+    return False
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the filesystem that holds (or would hold) `path`."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return 0
+
+
+@contextmanager
+def disk_space(path: Path, needed: int | None = None) -> Iterator[None]:
+    """Turn a full disk while writing `path` into one DiskFullError naming it (SPEC §8, exit 4)."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise DiskFullError(path, free_bytes(path), needed) from None
+
+
+def disk_full_error(exc: BaseException, fallback: Path) -> DiskFullError:
+    """The DiskFullError for a full-disk `exc` raised where no `disk_space` named the path:
+    the file the OS error names, else `fallback` (e.g. the run's work folder)."""
+    path = fallback
+    if isinstance(exc, OSError) and exc.filename:
+        path = Path(str(exc.filename))
+    elif isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        path = Path(str(exc.args[0][0][1])) if exc.args[0] else fallback
+    return DiskFullError(path, free_bytes(path))
+
+
+def require_space(path: Path, needed: int) -> None:
+    """Refuse before writing when the filesystem of `path` has less than `needed` bytes free."""
+    free = free_bytes(path)
+    if free < needed:
+        raise DiskFullError(path, free, needed)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Total size of the files under `folder` (0 if absent)."""
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def copy_folder(source: Path, dest: Path) -> None:
+    """Copy the tree `source` to `dest`; a full disk is one DiskFullError naming `dest`, not
+    shutil.Error's list of (source, destination, reason) for every file that failed."""
+    with disk_space(dest, folder_bytes(source)):
+        shutil.copytree(source, dest, dirs_exist_ok=True)
 
 
 def temp_path(dest: Path) -> Path:
@@ -58,19 +153,27 @@ def swap_symlink(link: Path, target: Path) -> None:
 
     The link is relative, so the tree it lives in can be moved or mounted elsewhere.
     """
-    tmp = link.parent / f".{link.name}.{target.name}.tmp"
+    tmp = swap_link_temp(link, target)
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     os.symlink(os.path.relpath(target, link.parent), tmp)
+    crash_point("swap:link")
     os.replace(tmp, link)
-    fsync_path(link.parent)
+    # After the rename nothing may fail the swap: it happened (fsync_dir never raises).
+    fsync_dir(link.parent)
+
+
+def swap_link_temp(link: Path, target: Path) -> Path:
+    """The temporary symlink `swap_symlink` renames onto `link`: `.<link>.<target>.tmp`."""
+    return link.parent / f".{link.name}.{target.name}.tmp"
 
 
 def write_parquet_atomic(frame: pl.DataFrame, dest: Path) -> None:
     """Write `frame` to `dest` as Parquet: readers see the old or the whole new file (SPEC §8)."""
     tmp = write_parquet_temp(frame, dest)
     try:
-        commit_temp(tmp, dest)
+        with disk_space(dest):
+            commit_temp(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -80,7 +183,8 @@ def write_parquet_temp(frame: pl.DataFrame, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(dest)
     try:
-        frame.write_parquet(tmp)
+        with disk_space(dest):
+            frame.write_parquet(tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -92,8 +196,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
-        tmp.write_bytes(data)
-        commit_temp(tmp, path)
+        with disk_space(path, len(data)):
+            tmp.write_bytes(data)
+            commit_temp(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

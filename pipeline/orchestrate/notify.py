@@ -109,9 +109,32 @@ def alert_from_context(context: Mapping[str, Any]) -> Alert:
 
 
 def on_failure(context: Mapping[str, Any]) -> None:
-    """Task on_failure_callback: raise the alert; a broken notifier must not hide the failure."""
+    """Task on_failure_callback: raise the alert; a broken notifier must not hide the failure.
+
+    The DAG run's work folder is then marked ended, so the next run of D may tidy it away
+    (pipeline.scratch keeps the newest few for diagnosis).
+    """
     alert = alert_from_context(context)
     try:
         load_notifier()(alert)
     except Exception:
         log.exception("notifier failed; the alert was: %s", alert.text())
+    try:
+        _mark_failed(context, alert)
+    except Exception:
+        log.exception("could not mark the work folder of %s ended", alert.run_id)
+
+
+def _mark_failed(context: Mapping[str, Any], alert: Alert) -> None:
+    import datetime as dt
+
+    from pipeline.orchestrate.tasks import data_root_of, mark_failed
+
+    if alert.business_date is None or alert.run_id == "?":
+        return
+    params = context.get("params") or {}
+    mark_failed(
+        data_root_of(params.get("data_root")),
+        dt.date.fromisoformat(alert.business_date),
+        alert.run_id,
+    )

@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from pipeline import scratch
 from pipeline.context import RunContext, default_data_root
 from pipeline.errors import ConcurrentRunError, InputsLateError, InvocationError, XmarginError
 from pipeline.inputs import (
@@ -198,8 +199,30 @@ def start_run(business_date: str, params: Mapping[str, Any], airflow_run_id: str
         Path(params_file) if params_file else None,
         force=bool(params.get("force")),
         run_id=xmargin_run_id(airflow_run_id),
+        driver=scratch.DRIVER_AIRFLOW,
     )
+    _tidy(ctx)
     return {**run_ref(ctx), "n_shards": str(shard_count(params.get("shards")))}
+
+
+def _tidy(ctx: RunContext) -> None:
+    """Remove the scratch of D's ended runs (pipeline.scratch), if the date lock is free now.
+
+    Only under the lock: its holder may be a CLI run, whose killed predecessors' folders are told
+    apart from live ones by holding it. Busy means someone else is running D; they tidy.
+    """
+    from pipeline.publish import DateLock
+
+    with contextlib.suppress(ConcurrentRunError), DateLock(
+        ctx.data_root, ctx.business_date, ctx.run_id
+    ):
+        scratch.tidy(ctx.data_root, ctx.business_date, own=ctx.run_id)
+
+
+def mark_failed(data_root: Path, business_date: dt.date, airflow_run_id: str) -> None:
+    """A DAG run of D failed for good: its work folder is scratch of an ended run now."""
+    work = data_root / "work" / f"{business_date:%Y%m%d}" / xmargin_run_id(airflow_run_id)
+    scratch.mark_ended(work, "failed")
 
 
 @fail_fast
@@ -283,6 +306,7 @@ def cleanup(ref: Mapping[str, str]) -> str:
     """Remove the run's work folder once its outputs are published (SPEC §8: scratch only)."""
     ctx = load(ref)
     shutil.rmtree(ctx.work_dir, ignore_errors=True)
+    scratch.release(ctx.work_dir)
     # The date's folder goes too once empty; another run of D may just be creating its own.
     with contextlib.suppress(OSError):
         ctx.work_dir.parent.rmdir()

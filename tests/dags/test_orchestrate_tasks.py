@@ -170,6 +170,21 @@ def test_failure_alert_goes_to_the_configured_notifier(
     assert alert["error"] == "RuntimeError: boom"
 
 
+def test_a_failed_dag_run_marks_its_work_folder_ended(tmp_path: Path) -> None:
+    """So the next run of D may tidy it (pipeline.scratch); until then it is a live run's."""
+    from pipeline import scratch
+
+    context = _context()
+    context["params"] = {"business_date": "2026-11-20", "data_root": str(tmp_path)}
+    context["dag_run"] = SimpleNamespace(run_id="manual__2026-11-20T00:00:00+00:00")
+    work = (
+        tmp_path / "work" / "20261120" / tasks.xmargin_run_id("manual__2026-11-20T00:00:00+00:00")
+    )
+    work.mkdir(parents=True)
+    notify.on_failure(context)
+    assert json.loads((work / scratch.ENDED).read_text())["outcome"] == "failed"
+
+
 def test_default_notifier_logs_and_a_broken_one_does_not_hide_the_failure(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -392,3 +394,77 @@ def test_lock_is_released_on_exit_and_refused_within_one_process(tmp_path: Path)
     with DateLock(tmp_path, day, "third") as again:
         assert again.held
     assert not again.held
+
+
+def _leave_staged_set(ctx: RunContext, run_id: str) -> Path:
+    """What a run killed after writing `_SUCCESS` but before the swap leaves: a complete set."""
+    runs = runs_dir(ctx.outputs_root, ctx.business_date)
+    staged = runs / run_id
+    shutil.copytree(ctx.output_dir.resolve(), staged)
+    manifest = json.loads((staged / "manifest.json").read_text())
+    (staged / "manifest.json").write_text(json.dumps({**manifest, "run_id": run_id}))
+    return staged
+
+
+def test_a_set_never_swapped_in_is_not_filed_as_history(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    """_history holds only manifests of sets that were once the published one (issue 11)."""
+    publish(build_ctx(tmp_path, "run-1"), build_tables(), INPUTS, TOTALS)
+    ctx = build_ctx(tmp_path, "run-3")
+    _leave_staged_set(ctx, "run-2")
+    publish(ctx, build_tables(), INPUTS, TOTALS)
+    history = history_dir(ctx.outputs_root, ctx.business_date)
+    assert sorted(p.name for p in history.iterdir()) == ["run-1.manifest.json"]
+    assert [p.name for p in runs_dir(ctx.outputs_root, ctx.business_date).iterdir()] == ["run-3"]
+
+
+def test_leftovers_of_a_killed_publish_are_removed_by_the_next(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx
+) -> None:
+    """A kill at the swap leaves `.business_date=D.<run>.tmp`; one in history leaves `*.tmp`."""
+    publish(build_ctx(tmp_path, "run-1"), build_tables(), INPUTS, TOTALS)
+    ctx = build_ctx(tmp_path, "run-3")
+    staged = _leave_staged_set(ctx, "run-2")
+    dangling = ctx.outputs_root / f".{ctx.output_dir.name}.run-2.tmp"
+    os.symlink(os.path.relpath(staged, ctx.outputs_root), dangling)
+    history = history_dir(ctx.outputs_root, ctx.business_date)
+    history.mkdir(parents=True)
+    (history / "run-0.manifest.json.tmp").write_text("{")
+    (history / "run-0.manifest.json.tmp-4242").write_text("{")
+    publish(ctx, build_tables(), INPUTS, TOTALS)
+    assert not os.path.lexists(dangling)
+    assert sorted(p.name for p in ctx.outputs_root.iterdir()) == [
+        "_history",
+        "_runs",
+        ctx.output_dir.name,
+    ]
+    assert sorted(p.name for p in history.iterdir()) == ["run-1.manifest.json"]
+
+
+def test_history_is_filed_before_the_swap_so_a_failed_filing_publishes_nothing(
+    tmp_path: Path, build_tables: Tables, build_ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everything that can fail happens before the one rename (issue 11 defect 3)."""
+    first = build_ctx(tmp_path, "run-1")
+    publish(first, build_tables(), INPUTS, TOTALS)
+    before = _snapshot(first.output_dir)
+    swapped: list[Path] = []
+    real_swap = publisher_module.swap_symlink
+
+    def watch(link: Path, target: Path) -> None:
+        swapped.append(target)
+        real_swap(link, target)
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(publisher_module, "swap_symlink", watch)
+    monkeypatch.setattr(publisher_module, "_keep_manifest", full)
+    with pytest.raises(OSError, match="No space left"):
+        publish(build_ctx(tmp_path, "run-2"), build_tables(equity_xm1=5.0), INPUTS, TOTALS)
+    assert swapped == []
+    assert _snapshot(first.output_dir) == before
+    assert [p.name for p in runs_dir(first.outputs_root, first.business_date).iterdir()] == [
+        "run-1"
+    ]
