@@ -56,17 +56,21 @@ def _xmargin_rss(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     with subprocess.Popen(
         cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
-        # Both pipes drained by threads (communicate) while wait4 collects the rusage.
+        # Both pipes drained by plain reads in threads while wait4 collects the rusage; not
+        # communicate(), whose own wait() would race wait4 for the child (ECHILD).
         out: dict[str, str] = {}
 
-        def drain() -> None:
-            out["stdout"], out["stderr"] = proc.communicate()
+        def drain(name: str) -> None:
+            stream = getattr(proc, name)
+            out[name] = stream.read()
 
-        reader = threading.Thread(target=drain)
-        reader.start()
+        readers = [threading.Thread(target=drain, args=(n,)) for n in ("stdout", "stderr")]
+        for reader in readers:
+            reader.start()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
-        reader.join()
+        for reader in readers:
+            reader.join()
     done = subprocess.CompletedProcess(cmd, proc.returncode, out["stdout"], out["stderr"])
     return done, usage.ru_maxrss / (1024 * 1024)
 
@@ -371,7 +375,10 @@ def main() -> int:
     figures["ratios"] = {
         **ratios,
         "validate_per_file_vs_its_floor": {
+            # A tiny file's floor rounds to 0: no ratio for it.
             name: round(seconds / floor["per_file_s"][file], 2)
+            if floor["per_file_s"][file]
+            else None
             for name, seconds in per_file.items()
             for file in floor["per_file_s"]
             if file.rsplit(".", 1)[0] == f"{name}_{ymd}"

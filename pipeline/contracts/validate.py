@@ -28,7 +28,7 @@ from pipeline.contracts.outcome import (
     outcome_of,
 )
 from pipeline.errors import InputFormatError, InternalError
-from pipeline.inputs import INPUT_NAMES, INPUTS_BY_NAME, InputSpec, input_paths
+from pipeline.inputs import INPUT_NAMES, INPUTS_BY_NAME, InputSpec, input_paths, staged_path
 
 log = logging.getLogger("xmargin.contracts")
 
@@ -106,7 +106,7 @@ class _References:
         return self.cache[key]
 
     def _load(self, table: str, column: str) -> pl.Series | None:
-        staged = self.ctx.staged_dir / f"{table}.parquet"
+        staged = staged_path(self.ctx.staged_dir, table)
         if staged.is_file():
             return pl.read_parquet(staged, columns=[column])[column].unique()
         # Not staged: rejected, or validated elsewhere (one Airflow task per file). The raw key
@@ -354,7 +354,7 @@ def validate_file(ctx: RunContext, name: str, references: _References) -> FileOu
         columns = {c: raw.schema[c] for c in raw.columns if c != "line"}
         compiled = compile_contract(contract, CompileEnv(ctx.business_date, columns, references))
         frame = compiled.gx_frame(raw)
-        staged = ctx.staged_dir / f"{name}.parquet"
+        staged = staged_path(ctx.staged_dir, name)
         # The typed copy is written while GX checks the rules (GX holds the GIL, the Parquet
         # writer does not) and kept only if no error-severity rule fails. A file missing a
         # staged column fails its `present` rule, so there is nothing to write for it.
