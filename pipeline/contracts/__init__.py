@@ -7,7 +7,7 @@ from pipeline.contracts.compiler import CompiledContract, CompileEnv, Rule, comp
 from pipeline.contracts.odcs import Contract, Property, QualityRule, load_contract
 from pipeline.contracts.outcome import Check, FileOutcome, ValidationOutcome
 from pipeline.contracts.report import finish_validation, render_html
-from pipeline.contracts.validate import validate_files
+from pipeline.contracts.validate import iter_validate, validate_files
 
 __all__ = [
     "Check",
@@ -21,6 +21,7 @@ __all__ = [
     "ValidationOutcome",
     "compile_contract",
     "finish_validation",
+    "iter_validate",
     "load_contract",
     "render_html",
     "validate_files",
