@@ -34,10 +34,11 @@ log = logging.getLogger("xmargin.contracts")
 
 # Lists longer than this in the stored GX JSON (value sets of 200k accounts) are cut short.
 _JSON_LIST_CAP = 50
-# A FIXML file up to this size is read ahead while the CSVs before it are validated (its rows
-# are held meanwhile: about 0.4x the file's bytes, so 0.6 GiB at this size); a larger one is
-# read in its turn, so memory stays that of one file at a time.
-READ_AHEAD_MAX_BYTES = 3 << 30
+# A FIXML file up to this size is read ahead while the CSVs before it are validated. Its rows
+# are held meanwhile, about 0.9x the file's bytes (632 MB for the 692 MB file of 200,000
+# accounts), beside the largest CSV; a larger file is read in its turn, so memory stays that of
+# one file at a time.
+READ_AHEAD_MAX_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
