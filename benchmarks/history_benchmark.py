@@ -21,16 +21,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from _child import machine, xmargin_measured  # the benchmarks folder, first on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 STAGE_LINE = re.compile(r"^✓ ([\w ]+?) in ([0-9.]+)s", re.MULTILINE)
@@ -38,37 +37,11 @@ TARGETS = {"wall_s": 10.0, "rss_gib": 2.0}
 
 
 def _cli(*args: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """`python -m pipeline ARGS` as a child: its result, wall seconds and peak RSS (GiB).
-
-    `wait4` on that one child, so nothing else this script started counts towards the RSS.
-    """
-    cmd = [sys.executable, "-m", "pipeline", *args]
-    started = time.perf_counter()
-    with subprocess.Popen(
-        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
-        # The pipes are drained by threads that only read: `communicate` would also reap the
-        # child and race `wait4` for it.
-        out: dict[str, str] = {}
-
-        def drain(name: str, stream: Any) -> None:
-            out[name] = stream.read()
-
-        readers = [
-            threading.Thread(target=drain, args=("stdout", proc.stdout)),
-            threading.Thread(target=drain, args=("stderr", proc.stderr)),
-        ]
-        for reader in readers:
-            reader.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        for reader in readers:
-            reader.join()
-    wall = time.perf_counter() - started
-    done = subprocess.CompletedProcess(cmd, proc.returncode, out["stdout"], out["stderr"])
+    """`python -m pipeline ARGS` measured (`_child.xmargin_measured`); stops on a failure."""
+    done, wall, rss = xmargin_measured(*args)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return done, wall, usage.ru_maxrss / (1024 * 1024)
+    return done, wall, rss
 
 
 def publish_real(root: Path, days: list[dt.date], accounts: int) -> float:
@@ -207,12 +180,7 @@ def main() -> int:
     figures["targets"] = {
         k: {"target": v, "measured": top[k], "met": top[k] <= v} for k, v in TARGETS.items()
     }
-    figures["machine"] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
-    }
+    figures["machine"] = machine()
     print(json.dumps(figures, indent=2))
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)

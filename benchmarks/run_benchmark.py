@@ -20,17 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import platform
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _child import machine, xmargin_measured  # the benchmarks folder, first on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 # `✓ margin in 5.40s`, `✓ validate ficc_positions in 12.03s rows=...`
@@ -45,34 +44,6 @@ TARGETS = {"run_vs_floor": 2.0, "validate_vs_floor": 1.5, "margin_vs_duckdb": 1.
 def _xmargin(*args: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "pipeline", *args]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
-
-
-def _xmargin_rss(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run the CLI; also return the peak RSS (GiB) of that child and the processes it waited for.
-
-    `wait4` on the one child, so neither the generator nor the floor's workers count.
-    """
-    cmd = [sys.executable, "-m", "pipeline", *args]
-    with subprocess.Popen(
-        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
-        # Both pipes drained by plain reads in threads while wait4 collects the rusage; not
-        # communicate(), whose own wait() would race wait4 for the child (ECHILD).
-        out: dict[str, str] = {}
-
-        def drain(name: str) -> None:
-            stream = getattr(proc, name)
-            out[name] = stream.read()
-
-        readers = [threading.Thread(target=drain, args=(n,)) for n in ("stdout", "stderr")]
-        for reader in readers:
-            reader.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        for reader in readers:
-            reader.join()
-    done = subprocess.CompletedProcess(cmd, proc.returncode, out["stdout"], out["stderr"])
-    return done, usage.ru_maxrss / (1024 * 1024)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,7 +291,7 @@ def main() -> int:
         return 0
 
     started = time.perf_counter()
-    run, peak_rss = _xmargin_rss(
+    run, _, peak_rss = xmargin_measured(
         "--json",
         "run",
         "--date",
@@ -388,12 +359,7 @@ def main() -> int:
     figures["targets_issue_13"] = {
         k: {"target": TARGETS[k], "measured": v, "met": v <= TARGETS[k]} for k, v in ratios.items()
     }
-    figures["machine"] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
-    }
+    figures["machine"] = machine()
     print(json.dumps(figures, indent=2))
     shutil.rmtree(work, ignore_errors=True)
     if not args.keep:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.ingest.staging import fsync_dir, fsync_path, swap_symlink
+from pipeline.ingest.staging import fsync_dir, fsync_path, swap_symlink, write_json_durable
 from pipeline.publish.tables import write_arrow
 
 MANIFEST = "manifest.json"
@@ -53,14 +52,6 @@ def _pack_lock(data_root: Path, name: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _write_json(path: Path, doc: Mapping[str, Any]) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def write_pack(
     data_root: Path,
     start: dt.date,
@@ -86,7 +77,7 @@ def write_pack(
                 write_arrow(arrow, table, staging / f"{table}.parquet")
                 for table, arrow in tables.items()
             ]
-            _write_json(staging / MANIFEST, manifest(described))
+            write_json_durable(staging / MANIFEST, manifest(described))
             render(staging)
             for path in staging.iterdir():
                 fsync_path(path)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import shutil
 import signal
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -206,6 +207,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write UTF-8 `text` to `path`: readers see the old or the whole new file (SPEC §8)."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_durable(path: Path, doc: Mapping[str, Any]) -> None:
+    """Write `doc` as indented JSON into a folder not yet published, fsynced before return.
+
+    For manifests written inside a staging folder that one rename publishes later; the rename,
+    not this write, is what makes them visible.
+    """
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def open_input(path: Path) -> BinaryIO:

@@ -25,6 +25,7 @@ from pipeline.ingest.staging import (
     require_space,
     swap_symlink,
     temp_path,
+    write_json_durable,
 )
 from pipeline.outputs import PUBLISHED_NAMES
 from pipeline.publish.tables import write_table
@@ -74,14 +75,6 @@ def _staging_folder(runs: Path, run_id: str, current: Path | None) -> Path:
         # Left by a crashed attempt; under the date lock nobody else is writing it.
         shutil.rmtree(candidate)
     return candidate
-
-
-def _write_json(path: Path, doc: Mapping[str, Any]) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _manifest_run_id(folder: Path) -> str:
@@ -227,7 +220,7 @@ def _write_set(
         "outputs": described,
         "control_totals": control_totals,
     }
-    _write_json(staging / MANIFEST, manifest)
+    write_json_durable(staging / MANIFEST, manifest)
     if render_report is not None:
         render_report(staging)
     # _SUCCESS is the last file: everything before it is flushed, so its presence vouches

@@ -1,0 +1,59 @@
+"""What the benchmarks share: the CLI run as a measured child process, and the machine line.
+
+Imported by the benchmark scripts from their own folder (`python benchmarks/<script>.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def xmargin_measured(*args: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """`python -m pipeline ARGS` as a child: its result, wall seconds and peak RSS (GiB).
+
+    `wait4` on that one child, so nothing else the benchmark started counts towards the RSS.
+    The pipes are drained by threads that only read: `communicate` would also reap the child
+    and race `wait4` for it (ECHILD).
+    """
+    cmd = [sys.executable, "-m", "pipeline", *args]
+    started = time.perf_counter()
+    with subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        out: dict[str, str] = {}
+
+        def drain(name: str, stream: Any) -> None:
+            out[name] = stream.read()
+
+        readers = [
+            threading.Thread(target=drain, args=("stdout", proc.stdout)),
+            threading.Thread(target=drain, args=("stderr", proc.stderr)),
+        ]
+        for reader in readers:
+            reader.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        for reader in readers:
+            reader.join()
+    wall = time.perf_counter() - started
+    done = subprocess.CompletedProcess(cmd, proc.returncode, out["stdout"], out["stderr"])
+    return done, wall, usage.ru_maxrss / (1024 * 1024)
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on, as the benchmarks print it."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
