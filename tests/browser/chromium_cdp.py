@@ -163,6 +163,16 @@ def plots(cdp: Cdp, session: str) -> dict[str, tuple[int, int]]:
     return {pid: (width, marks) for pid, width, marks in json.loads(found)}
 
 
+def assert_plots_drawn(cdp: Cdp, session: str, plot_ids: tuple[str, ...]) -> None:
+    """Every named plot is on the page, wider than 300 px, and draws more than three marks."""
+    rendered = plots(cdp, session)
+    for pid in plot_ids:
+        assert pid in rendered, f"plot {pid} missing; found {sorted(rendered)}"
+        width, marks = rendered[pid]
+        assert width > 300, f"{pid} is {width}px wide"
+        assert marks > 3, f"{pid} draws only {marks} marks"
+
+
 def screenshot(cdp: Cdp, session: str, width: int = WIDTH) -> bytes:
     """The whole page as PNG bytes."""
     import base64

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from chromium_cdp import Cdp, assert_clean_and_offline, evaluate, open_page, plots, screenshot
+from chromium_cdp import (
+    Cdp,
+    assert_clean_and_offline,
+    assert_plots_drawn,
+    evaluate,
+    open_page,
+    screenshot,
+)
 
 from pipeline.calendar import business_days
 from pipeline.history import run_history
@@ -70,12 +77,7 @@ def test_compliance_page_renders_offline_with_every_plot(browser: Cdp, tmp_path:
     page_url = (folder / "compliance.html").resolve().as_uri()
     session = open_page(browser, page_url)
 
-    rendered = plots(browser, session)
-    for pid in PLOT_IDS:
-        assert pid in rendered, f"plot {pid} missing; found {sorted(rendered)}"
-        width, marks = rendered[pid]
-        assert width > 300, f"{pid} is {width}px wide"
-        assert marks > 3, f"{pid} draws only {marks} marks"
+    assert_plots_drawn(browser, session, PLOT_IDS)
     # One line per series over the window, one bar per called age bucket and day.
     lines = evaluate(
         browser, session, "document.querySelectorAll('#plot-xm-savings polyline').length"

@@ -15,9 +15,9 @@ from chromium_cdp import (
     WIDTH,
     Cdp,
     assert_clean_and_offline,
+    assert_plots_drawn,
     evaluate,
     open_page,
-    plots,
     screenshot,
 )
 
@@ -41,12 +41,7 @@ def test_report_renders_offline_with_every_plot(browser: Cdp, tmp_path: Path) ->
     page_url = render_report(folder).resolve().as_uri()
     session = open_page(browser, page_url)
 
-    rendered = plots(browser, session)
-    for pid in PLOT_IDS:
-        assert pid in rendered, f"plot {pid} missing; found {sorted(rendered)}"
-        width, marks = rendered[pid]
-        assert width > 300, f"{pid} is {width}px wide"
-        assert marks > 3, f"{pid} draws only {marks} marks"
+    assert_plots_drawn(browser, session, PLOT_IDS)
     circles = evaluate(
         browser, session, "document.querySelectorAll('#plot-requirement-vs-equity circle').length"
     )
