@@ -45,9 +45,10 @@ READ_AHEAD_MAX_BYTES = 1 << 30
 class RawInput:
     """An input as read by `pipeline.ingest`, and the sha256 and size of the bytes it parsed.
 
-    `frame` is the all-string CSV or the raw FIXML columns; `arrow` the same columns as the
-    reader produced them, handed to GX without a copy; `ignored` the FIXML message elements
-    other than reports, by name (SPEC §2.3).
+    `frame` is the all-string CSV or the raw FIXML columns; `arrow`, for FIXML only, the
+    reader's columns handed to GX without a copy (a CSV's string columns go to GX from `frame`,
+    one at a time, so they are not held twice); `ignored` the FIXML message elements other
+    than reports, by name (SPEC §2.3).
     """
 
     frame: pl.DataFrame
@@ -337,11 +338,13 @@ class _ReadAhead:
         paths = input_paths(ctx.data_root, ctx.business_date)
         for name in names:
             spec, path = INPUTS_BY_NAME[name], paths[name]
+            if spec.kind != "fixml":
+                continue
             try:
                 size = path.stat().st_size
             except OSError:
                 continue  # read in its turn, which reports it
-            if spec.kind == "fixml" and size <= READ_AHEAD_MAX_BYTES:
+            if size <= READ_AHEAD_MAX_BYTES:
                 log.info("reading %s ahead (%d bytes)", path.name, size)
                 self.pending[name] = self.pool.submit(read_raw, ctx, spec, path)
 
@@ -468,7 +471,7 @@ def iter_validate(
     wanted = set(INPUT_NAMES if names is None else names)
     unknown = wanted - set(INPUT_NAMES)
     if unknown:
-        raise InternalError(f"validate_files: unknown input(s) {sorted(unknown)}")
+        raise InternalError(f"validation: unknown input(s) {sorted(unknown)}")
     references = _References(ctx)
     order = [n for n in INPUT_NAMES if n in wanted]
     ahead = _ReadAhead(ctx, order[1:]) if len(order) > 1 else None

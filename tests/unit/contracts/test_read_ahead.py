@@ -53,7 +53,7 @@ def test_the_fixml_file_is_read_first_in_a_thread_of_its_own(
     _validate(inbox.root)
     assert seen[0][0] == "cme_positions", seen
     assert seen[0][1].startswith("xmargin-read-ahead"), seen
-    assert all(thread == "MainThread" for name, thread in seen[1:]), seen
+    assert all(thread == "MainThread" for _, thread in seen[1:]), seen
     assert len(seen) == 9 and len({name for name, _ in seen}) == 9
 
 
@@ -66,7 +66,7 @@ def test_the_fixml_file_is_read_first_in_a_thread_of_its_own(
     ids=["unreadable", "rule"],
 )
 def test_read_ahead_decides_exactly_what_reading_in_turn_decides(
-    inbox: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: tuple[str, str]
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch, broken: tuple[str, str]
 ) -> None:
     text = inbox.text("cme_positions")
     old, new = broken
