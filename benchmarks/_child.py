@@ -17,8 +17,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 
 
-def xmargin_measured(*args: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """`python -m pipeline ARGS` as a child: its result, wall seconds and peak RSS (GiB).
+def xmargin_measured(
+    *args: str,
+) -> tuple[subprocess.CompletedProcess[str], float, float, float]:
+    """`python -m pipeline ARGS` as a child: its result, wall seconds, peak RSS (GiB) and CPU
+    seconds (user + system, with the worker processes it waited for).
 
     `wait4` on that one child, so nothing else the benchmark started counts towards the RSS.
     The pipes are drained by threads that only read: `communicate` would also reap the child
@@ -46,7 +49,17 @@ def xmargin_measured(*args: str) -> tuple[subprocess.CompletedProcess[str], floa
             reader.join()
     wall = time.perf_counter() - started
     done = subprocess.CompletedProcess(cmd, proc.returncode, out["stdout"], out["stderr"])
-    return done, wall, usage.ru_maxrss / (1024 * 1024)
+    return done, wall, usage.ru_maxrss / (1024 * 1024), usage.ru_utime + usage.ru_stime
+
+
+def python_cpu(code: str) -> float:
+    """CPU seconds (user + system) of `python -c CODE` in a child, e.g. one import."""
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"python -c {code!r} exited {proc.returncode}")
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine() -> dict[str, Any]:

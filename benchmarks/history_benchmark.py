@@ -38,7 +38,7 @@ TARGETS = {"wall_s": 10.0, "rss_gib": 2.0}
 
 def _cli(*args: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
     """`python -m pipeline ARGS` measured (`_child.xmargin_measured`); stops on a failure."""
-    done, wall, rss = xmargin_measured(*args)
+    done, wall, rss, _ = xmargin_measured(*args)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return done, wall, rss

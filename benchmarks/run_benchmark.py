@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _child import machine, xmargin_measured  # the benchmarks folder, first on sys.path
+from _child import machine, python_cpu, xmargin_measured  # the benchmarks folder, first on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 # `✓ margin in 5.40s`, `✓ validate ficc_positions in 12.03s rows=...`
@@ -50,28 +51,35 @@ def _xmargin(*args: str) -> subprocess.CompletedProcess[str]:
 # The input-parse floor (issue 13): what reading the night's bytes costs, nothing checked.
 
 
-def _csv_floor_one(path: Path) -> float:
-    """pyarrow reads the CSV with every column a string (the header's names, nothing guessed)."""
+def _csv_floor_one(path: Path) -> tuple[float, float]:
+    """pyarrow reads the CSV with every column a string (the header's names, nothing guessed).
+
+    Wall and CPU seconds (all of this process's threads: pyarrow reads on both cores).
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     with path.open("rb") as fh:
         names = fh.readline().decode("utf-8-sig").rstrip("\r\n").split(",")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}),
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     del table
-    return seconds
+    return seconds, cpu
 
 
-def _fixml_floor_part(job: tuple[str, int, int, bytes, bytes]) -> int:
-    """lxml over bytes [start, stop) of the FIXML file, wrapped in the envelope; reports freed."""
+def _fixml_floor_part(job: tuple[str, int, int, bytes, bytes]) -> tuple[int, float]:
+    """lxml over bytes [start, stop) of the FIXML file, wrapped in the envelope; reports freed.
+
+    Returns the reports counted and the CPU seconds this worker spent on them.
+    """
     from lxml import etree
 
+    cpu = time.process_time()
     path, start, stop, head, tail = job
     tag = "{" + FIXML_NS.decode() + "}PosRpt"
     parser = etree.XMLPullParser(
@@ -98,7 +106,7 @@ def _fixml_floor_part(job: tuple[str, int, int, bytes, bytes]) -> int:
     parser.feed(tail)
     parser.close()
     drain()
-    return count
+    return count, time.process_time() - cpu
 
 
 def _fixml_halves(path: Path) -> list[tuple[str, int, int, bytes, bytes]]:
@@ -120,27 +128,31 @@ def _fixml_halves(path: Path) -> list[tuple[str, int, int, bytes, bytes]]:
     ]
 
 
-def _fixml_floor(path: Path, pool: Any) -> tuple[float, int]:
+def _fixml_floor(path: Path, pool: Any) -> tuple[float, int, float]:
+    """Wall seconds, reports and CPU seconds (both workers) of the two-process parse."""
     jobs = _fixml_halves(path)
     started = time.perf_counter()
-    counts = pool.map(_fixml_floor_part, jobs)
-    return time.perf_counter() - started, sum(counts)
+    parts = pool.map(_fixml_floor_part, jobs)
+    return time.perf_counter() - started, sum(n for n, _ in parts), sum(c for _, c in parts)
 
 
 def input_parse_floor(inbox: Path) -> dict[str, Any]:
     """The input-parse floor of issue 13 on the inbox files: CSVs by pyarrow, FIXML by lxml."""
-    csv_s = {p.name: _csv_floor_one(p) for p in sorted(inbox.glob("*.csv"))}
+    csv = {p.name: _csv_floor_one(p) for p in sorted(inbox.glob("*.csv"))}
+    csv_s = {name: s for name, (s, _) in csv.items()}
     # Workers started before the clock runs: the floor is parsing, not interpreter start-up.
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         pool.map(abs, [0, 0])
         fixml = {p.name: _fixml_floor(p, pool) for p in sorted(inbox.glob("*.xml"))}
-    fixml_s = {name: s for name, (s, _) in fixml.items()}
+    fixml_s = {name: s for name, (s, _, _) in fixml.items()}
+    cpu_s = sum(c for _, c in csv.values()) + sum(c for _, _, c in fixml.values())
     return {
         "csv_s": round(sum(csv_s.values()), 2),
         "fixml_s": round(sum(fixml_s.values()), 2),
         "floor_s": round(sum(csv_s.values()) + sum(fixml_s.values()), 2),
         "per_file_s": {k: round(v, 3) for k, v in {**csv_s, **fixml_s}.items()},
-        "fixml_reports": sum(n for _, n in fixml.values()),
+        "fixml_reports": sum(n for _, n, _ in fixml.values()),
+        "cpu_s": round(cpu_s, 2),
     }
 
 
@@ -168,8 +180,11 @@ def fixml_reader_figures(inbox: Path, floor: dict[str, Any]) -> dict[str, Any]:
 INPUT_FIGURES: dict[str, InputFigures] = {"fixml_reader": fixml_reader_figures}
 
 
-def floor_duckdb(staged: Path) -> float:
-    """One DuckDB group-by per staged input over the columns the engine reads: the I/O floor."""
+def floor_duckdb(staged: Path) -> tuple[float, float]:
+    """One DuckDB group-by per staged input over the columns the engine reads: the I/O floor.
+
+    Wall and CPU seconds (DuckDB's threads are this process's).
+    """
     import duckdb
 
     queries = {
@@ -187,10 +202,28 @@ def floor_duckdb(staged: Path) -> float:
     }
     con = duckdb.connect()
     con.execute("set threads to 2")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for name, sql in queries.items():
         con.execute(sql, [str(staged / f"{name}.parquet")]).fetchall()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def core_bound(figures: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+    """What no schedule on this machine's cores can beat, as ratios to the input-parse floor.
+
+    A run cannot take less wall time than its CPU seconds over the cores. `run_cpu` is this
+    run's; `kept_costs` the CPU of what the issue's rules keep in any run: parsing every input
+    at the floor's own cost, the margin at its DuckDB floor's, and importing Great Expectations,
+    before any rule is checked or anything staged or published.
+    """
+    cores = os.cpu_count() or 1
+    kept = floor["cpu_s"] + figures["floor_duckdb_cpu_s"] + figures["gx_import_cpu_s"]
+    return {
+        "cores": cores,
+        "run_cpu_vs_floor": round(figures["run_cpu_s"] / cores / floor["floor_s"], 2),
+        "kept_costs_cpu_s": round(kept, 2),
+        "kept_costs_vs_floor": round(kept / cores / floor["floor_s"], 2),
+    }
 
 
 def pandas_baseline(staged: Path, sample_accounts: int) -> tuple[float, int, int]:
@@ -291,7 +324,7 @@ def main() -> int:
         return 0
 
     started = time.perf_counter()
-    run, _, peak_rss = xmargin_measured(
+    run, _, peak_rss, run_cpu = xmargin_measured(
         "--json",
         "run",
         "--date",
@@ -318,6 +351,7 @@ def main() -> int:
         validate_per_file_s=per_file,
         stages_s={k: v for k, v in stages.items() if not k.startswith("validate ")},
         peak_rss_gib=round(peak_rss, 2),
+        run_cpu_s=round(run_cpu, 1),
     )
     floor_after = input_parse_floor(inbox)
     floor = min(floor_before, floor_after, key=lambda f: f["floor_s"])
@@ -330,7 +364,10 @@ def main() -> int:
 
     work = root / "work" / ymd / str(result["run_id"])
     staged = work / "staged"
-    figures["floor_duckdb_s"] = round(floor_duckdb(staged), 2)
+    duckdb_s, duckdb_cpu = floor_duckdb(staged)
+    figures["floor_duckdb_s"] = round(duckdb_s, 2)
+    figures["floor_duckdb_cpu_s"] = round(duckdb_cpu, 2)
+    figures["gx_import_cpu_s"] = round(python_cpu("import great_expectations"), 2)
     base_s, sampled, total = pandas_baseline(staged, args.baseline_sample)
     figures["pandas_sample_accounts"] = sampled
     figures["pandas_scaled_s"] = round(base_s * total / max(sampled, 1), 1)
@@ -359,6 +396,7 @@ def main() -> int:
     figures["targets_issue_13"] = {
         k: {"target": TARGETS[k], "measured": v, "met": v <= TARGETS[k]} for k, v in ratios.items()
     }
+    figures["two_core_bound"] = core_bound(figures, floor)
     figures["machine"] = machine()
     print(json.dumps(figures, indent=2))
     shutil.rmtree(work, ignore_errors=True)
