@@ -62,6 +62,22 @@ def python_cpu(code: str) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def steal_s() -> float | None:
+    """CPU seconds the hypervisor has taken from this guest since boot, all CPUs (`/proc/stat`).
+
+    Read before and after a measurement: the difference is how much of the machine the
+    measurement did not get, which on a shared host is the main source of run-to-run noise.
+    None where the kernel does not report it.
+    """
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if fields[0] != "cpu" or len(fields) < 9:
+        return None
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> dict[str, Any]:
     """The machine the figures were measured on, as the benchmarks print it."""
     return {

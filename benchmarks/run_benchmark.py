@@ -30,7 +30,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _child import machine, python_cpu, xmargin_measured  # the benchmarks folder, first on sys.path
+from _child import (  # the benchmarks folder, first on sys.path
+    machine,
+    python_cpu,
+    steal_s,
+    xmargin_measured,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 # `✓ margin in 5.40s`, `✓ validate ficc_positions in 12.03s rows=...`
@@ -138,6 +143,7 @@ def _fixml_floor(path: Path, pool: Any) -> tuple[float, int, float]:
 
 def input_parse_floor(inbox: Path) -> dict[str, Any]:
     """The input-parse floor of issue 13 on the inbox files: CSVs by pyarrow, FIXML by lxml."""
+    steal_before = steal_s()
     csv = {p.name: _csv_floor_one(p) for p in sorted(inbox.glob("*.csv"))}
     csv_s = {name: s for name, (s, _) in csv.items()}
     # Workers started before the clock runs: the floor is parsing, not interpreter start-up.
@@ -146,6 +152,8 @@ def input_parse_floor(inbox: Path) -> dict[str, Any]:
         fixml = {p.name: _fixml_floor(p, pool) for p in sorted(inbox.glob("*.xml"))}
     fixml_s = {name: s for name, (s, _, _) in fixml.items()}
     cpu_s = sum(c for _, c in csv.values()) + sum(c for _, _, c in fixml.values())
+    steal_after = steal_s()
+    steal = None if steal_before is None or steal_after is None else steal_after - steal_before
     return {
         "csv_s": round(sum(csv_s.values()), 2),
         "fixml_s": round(sum(fixml_s.values()), 2),
@@ -153,6 +161,8 @@ def input_parse_floor(inbox: Path) -> dict[str, Any]:
         "per_file_s": {k: round(v, 3) for k, v in {**csv_s, **fixml_s}.items()},
         "fixml_reports": sum(n for _, n, _ in fixml.values()),
         "cpu_s": round(cpu_s, 2),
+        # CPU the host took from this guest while the floor was measured (pool start included).
+        "steal_s": None if steal is None else round(steal, 1),
     }
 
 
@@ -323,6 +333,7 @@ def main() -> int:
         print(json.dumps(figures, indent=2))
         return 0
 
+    steal_before = steal_s()
     started = time.perf_counter()
     run, _, peak_rss, run_cpu = xmargin_measured(
         "--json",
@@ -336,6 +347,7 @@ def main() -> int:
         "--keep-work",
     )
     wall = time.perf_counter() - started
+    steal_after = steal_s()
     if run.returncode:
         print(run.stderr, file=sys.stderr)
         return run.returncode
@@ -353,6 +365,11 @@ def main() -> int:
         peak_rss_gib=round(peak_rss, 2),
         run_cpu_s=round(run_cpu, 1),
     )
+    if steal_before is not None and steal_after is not None:
+        # CPU the host took from this guest during the run, and its share of the cores' time.
+        steal = steal_after - steal_before
+        figures["run_steal_s"] = round(steal, 1)
+        figures["run_steal_share"] = round(steal / ((os.cpu_count() or 1) * wall), 3)
     floor_after = input_parse_floor(inbox)
     floor = min(floor_before, floor_after, key=lambda f: f["floor_s"])
     figures["input_parse_floor"] = {
