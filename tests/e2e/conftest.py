@@ -84,10 +84,20 @@ class Cluster:
         return list(doc["task_instances"])
 
     def wait_run(self, run_id: str, timeout: float, allow: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Poll the run until it finishes; fail with the task states if it takes too long."""
+        """Poll the run until it finishes; fail with the task states if it takes too long.
+
+        A poll the API server does not answer within its own timeout (a loaded two-core machine
+        running the scheduler, workers and the run itself) is polled again; the run still has
+        to finish by the deadline.
+        """
+        import httpx
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            run = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
+            try:
+                run = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
+            except httpx.TimeoutException:
+                continue
             if run["state"] in ("success", "failed"):
                 return dict(run)
             self.assert_alive(allow)
