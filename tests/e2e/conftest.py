@@ -58,12 +58,23 @@ class Cluster:
 
     # -- REST API v2 (JWT from the simple auth manager) --------------------------------------
     def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+        """One REST call. A GET the API server leaves unanswered for `timeout` seconds (a loaded
+        two-core machine running the scheduler, the workers and the run itself) is sent again,
+        three tries in all: reading is idempotent. Other methods are sent once.
+        """
         import httpx
 
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        resp = httpx.request(
-            method, f"{self.base_url}{path}", json=body, headers=headers, timeout=timeout
-        )
+        tries = 3 if method == "GET" else 1
+        for attempt in range(1, tries + 1):
+            try:
+                resp = httpx.request(
+                    method, f"{self.base_url}{path}", json=body, headers=headers, timeout=timeout
+                )
+                break
+            except httpx.TimeoutException:
+                if attempt == tries:
+                    raise
         if resp.status_code >= 400:
             raise AssertionError(f"{method} {path}: HTTP {resp.status_code} {resp.text[:2000]}")
         return resp.json() if resp.content else None
@@ -84,20 +95,10 @@ class Cluster:
         return list(doc["task_instances"])
 
     def wait_run(self, run_id: str, timeout: float, allow: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Poll the run until it finishes; fail with the task states if it takes too long.
-
-        A poll the API server does not answer within its own timeout (a loaded two-core machine
-        running the scheduler, workers and the run itself) is polled again; the run still has
-        to finish by the deadline.
-        """
-        import httpx
-
+        """Poll the run until it finishes; fail with the task states if it takes too long."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                run = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
-            except httpx.TimeoutException:
-                continue
+            run = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
             if run["state"] in ("success", "failed"):
                 return dict(run)
             self.assert_alive(allow)
