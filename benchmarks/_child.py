@@ -62,13 +62,8 @@ def python_cpu(code: str) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def steal_s() -> float | None:
-    """CPU seconds the hypervisor has taken from this guest since boot, all CPUs (`/proc/stat`).
-
-    Read before and after a measurement: the difference is how much of the machine the
-    measurement did not get, which on a shared host is the main source of run-to-run noise.
-    None where the kernel does not report it.
-    """
+def _steal_total() -> float | None:
+    """CPU seconds the hypervisor has taken from this guest since boot, all CPUs (`/proc/stat`)."""
     try:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
     except OSError:
@@ -76,6 +71,19 @@ def steal_s() -> float | None:
     if fields[0] != "cpu" or len(fields) < 9:
         return None
     return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
+class StealMeter:
+    """CPU seconds the host took from this guest since the meter was made: how much of the
+    machine a measurement did not get. `seconds()` is None where the kernel does not say.
+    """
+
+    def __init__(self) -> None:
+        self._start = _steal_total()
+
+    def seconds(self) -> float | None:
+        now = _steal_total()
+        return None if self._start is None or now is None else now - self._start
 
 
 def machine() -> dict[str, Any]:

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from _child import (  # the benchmarks folder, first on sys.path
+    StealMeter,
     machine,
     python_cpu,
-    steal_s,
     xmargin_measured,
 )
 
@@ -143,7 +143,7 @@ def _fixml_floor(path: Path, pool: Any) -> tuple[float, int, float]:
 
 def input_parse_floor(inbox: Path) -> dict[str, Any]:
     """The input-parse floor of issue 13 on the inbox files: CSVs by pyarrow, FIXML by lxml."""
-    steal_before = steal_s()
+    steal = StealMeter()
     csv = {p.name: _csv_floor_one(p) for p in sorted(inbox.glob("*.csv"))}
     csv_s = {name: s for name, (s, _) in csv.items()}
     # Workers started before the clock runs: the floor is parsing, not interpreter start-up.
@@ -152,8 +152,7 @@ def input_parse_floor(inbox: Path) -> dict[str, Any]:
         fixml = {p.name: _fixml_floor(p, pool) for p in sorted(inbox.glob("*.xml"))}
     fixml_s = {name: s for name, (s, _, _) in fixml.items()}
     cpu_s = sum(c for _, c in csv.values()) + sum(c for _, _, c in fixml.values())
-    steal_after = steal_s()
-    steal = None if steal_before is None or steal_after is None else steal_after - steal_before
+    steal_s = steal.seconds()
     return {
         "csv_s": round(sum(csv_s.values()), 2),
         "fixml_s": round(sum(fixml_s.values()), 2),
@@ -162,7 +161,7 @@ def input_parse_floor(inbox: Path) -> dict[str, Any]:
         "fixml_reports": sum(n for _, n, _ in fixml.values()),
         "cpu_s": round(cpu_s, 2),
         # CPU the host took from this guest while the floor was measured (pool start included).
-        "steal_s": None if steal is None else round(steal, 1),
+        "steal_s": None if steal_s is None else round(steal_s, 1),
     }
 
 
@@ -333,7 +332,7 @@ def main() -> int:
         print(json.dumps(figures, indent=2))
         return 0
 
-    steal_before = steal_s()
+    steal = StealMeter()
     started = time.perf_counter()
     run, _, peak_rss, run_cpu = xmargin_measured(
         "--json",
@@ -347,7 +346,7 @@ def main() -> int:
         "--keep-work",
     )
     wall = time.perf_counter() - started
-    steal_after = steal_s()
+    run_steal = steal.seconds()
     if run.returncode:
         print(run.stderr, file=sys.stderr)
         return run.returncode
@@ -365,11 +364,10 @@ def main() -> int:
         peak_rss_gib=round(peak_rss, 2),
         run_cpu_s=round(run_cpu, 1),
     )
-    if steal_before is not None and steal_after is not None:
+    if run_steal is not None:
         # CPU the host took from this guest during the run, and its share of the cores' time.
-        steal = steal_after - steal_before
-        figures["run_steal_s"] = round(steal, 1)
-        figures["run_steal_share"] = round(steal / ((os.cpu_count() or 1) * wall), 3)
+        figures["run_steal_s"] = round(run_steal, 1)
+        figures["run_steal_share"] = round(run_steal / ((os.cpu_count() or 1) * wall), 3)
     floor_after = input_parse_floor(inbox)
     floor = min(floor_before, floor_after, key=lambda f: f["floor_s"])
     figures["input_parse_floor"] = {
