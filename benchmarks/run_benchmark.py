@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _child import (  # the benchmarks folder, first on sys.path
     StealMeter,
@@ -36,6 +36,10 @@ from _child import (  # the benchmarks folder, first on sys.path
     python_cpu,
     xmargin_measured,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 REPO = Path(__file__).resolve().parent.parent
 # `✓ margin in 5.40s`, `✓ validate ficc_positions in 12.03s rows=...`
@@ -268,7 +272,7 @@ def pandas_baseline(staged: Path, sample_accounts: int) -> tuple[float, int, int
     return time.perf_counter() - started, len(chosen), total
 
 
-def _split(t: float, s: float, tenors: object) -> object:
+def _split(t: float, s: float, tenors: npt.ArrayLike) -> npt.NDArray[np.float64]:
     import numpy as np
 
     grid = np.asarray(tenors)
