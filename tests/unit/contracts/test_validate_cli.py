@@ -130,6 +130,35 @@ def test_wrong_business_date(inbox: Inbox, capsys: pytest.CaptureFixture[str]) -
     assert v.failure(CME, "biz_dt.business_date_eq")["failing_count"] == 1
 
 
+def test_a_rule_failing_on_every_row_reports_all_and_the_first_examples(
+    inbox: Inbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Yesterday's file sent again, many times the example limit: every row fails the date rule.
+    header, *rows = inbox.text("ficc_positions").splitlines()
+    rows = [r.replace("2026-11-20,", "2026-11-19,", 1) for r in rows] * 12
+    assert len(rows) > 2 * 20
+    inbox.write("ficc_positions", "\n".join([header, *rows]) + "\n")
+    v = inbox.validate(capsys)
+    failure = assert_rejected(v, FICC, "business_date.business_date_eq", "business_date", len(rows))
+    # The first 20 failing rows, by their line numbers in the file, with the values read there.
+    assert [e["line"] for e in failure["examples"]] == list(range(2, 22))
+    assert [e["values"]["business_date"] for e in failure["examples"]] == ["2026-11-19"] * 20
+    lines = inbox.text("ficc_positions").splitlines()
+    assert [e["values"]["account_id"] for e in failure["examples"]] == [
+        lines[n - 1].split(",")[2] for n in range(2, 22)
+    ]
+    # GX's own result, kept beside the report, labels the same rows by the same line numbers.
+    gx = json.loads((v.validation_dir() / "ficc_positions.json").read_text())
+    result = next(
+        r
+        for s in gx["great_expectations"]
+        for r in s["results"]
+        if r["expectation_config"]["meta"]["rule"] == "business_date.business_date_eq"
+    )
+    assert result["result"]["unexpected_count"] == len(rows)
+    assert result["result"]["partial_unexpected_index_list"] == list(range(2, 22))
+
+
 def test_truncated_csv(inbox: Inbox, capsys: pytest.CaptureFixture[str]) -> None:
     text = inbox.text("ficc_positions")
     inbox.write("ficc_positions", text[: len(text) - 12])
