@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -15,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+# `✓ margin in 5.40s`, `✓ validate ficc_positions in 12.03s rows=...`, `✗ validate ... in 1.57s`
+_STAGE_LINE = re.compile(r"^[✓✗] ([\w ]+?) in ([0-9.]+)s", re.MULTILINE)
+
+
+def stage_seconds(stderr: str) -> dict[str, float]:
+    """Wall seconds per stage from the CLI's stage lines, passed (✓) or failed (✗)."""
+    return {m.group(1): float(m.group(2)) for m in _STAGE_LINE.finditer(stderr)}
 
 
 def xmargin_measured(

@@ -34,6 +34,7 @@ from _child import (  # the benchmarks folder, first on sys.path
     StealMeter,
     machine,
     python_cpu,
+    stage_seconds,
     xmargin_measured,
 )
 
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 REPO = Path(__file__).resolve().parent.parent
-# `✓ margin in 5.40s`, `✓ validate ficc_positions in 12.03s rows=...`
-STAGE_LINE = re.compile(r"^✓ ([\w ]+?) in ([0-9.]+)s", re.MULTILINE)
 FIXML_NS = b"http://www.fixprotocol.org/FIXML-5-0-SP2"
 _POSRPT = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?PosRpt[\s/>]")
 _FEED = 1 << 16
@@ -355,7 +354,7 @@ def main() -> int:
         print(run.stderr, file=sys.stderr)
         return run.returncode
     result = json.loads(run.stdout.strip().splitlines()[-1])
-    stages = {m.group(1): float(m.group(2)) for m in STAGE_LINE.finditer(run.stderr)}
+    stages = stage_seconds(run.stderr)
     per_file = {
         k.removeprefix("validate "): v for k, v in stages.items() if k.startswith("validate ")
     }
