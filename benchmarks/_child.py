@@ -5,6 +5,7 @@ Imported by the benchmark scripts from their own folder (`python benchmarks/<scr
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -23,6 +24,36 @@ _STAGE_LINE = re.compile(r"^[✓✗] ([\w ]+?) in ([0-9.]+)s", re.MULTILINE)
 def stage_seconds(stderr: str) -> dict[str, float]:
     """Wall seconds per stage from the CLI's stage lines, passed (✓) or failed (✗)."""
     return {m.group(1): float(m.group(2)) for m in _STAGE_LINE.finditer(stderr)}
+
+
+def add_inbox_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--accounts`, `--date`, `--seed` and `--work`: the generated inbox that `run_benchmark.py`
+    and `failing_rows.py` share, so the same defaults find the same files."""
+    parser.add_argument("--accounts", type=int, default=200_000)
+    parser.add_argument("--date", default="2026-11-20")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "_work")
+
+
+def generated_inbox(args: argparse.Namespace) -> tuple[Path, float | None]:
+    """The inbox of `args.date` under `args.work`, generated (`xmargin generate`) unless it is
+    there, and the seconds generating took (None if it was there). A failed generation prints
+    the generator's stderr and exits with its code.
+    """
+    root = args.work.resolve()
+    inbox = root / "inbox" / args.date.replace("-", "")
+    if inbox.is_dir():
+        return inbox, None
+    started = time.perf_counter()
+    gen = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--quiet", "generate", "--date", args.date,
+         "--accounts", str(args.accounts), "--seed", str(args.seed), "--data-root", str(root)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if gen.returncode:
+        print(gen.stderr, file=sys.stderr)
+        raise SystemExit(gen.returncode)
+    return inbox, time.perf_counter() - started
 
 
 def xmargin_measured(

@@ -25,20 +25,19 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from _child import (  # the benchmarks folder, first on sys.path
-    REPO,
     StealMeter,
+    add_inbox_arguments,
+    generated_inbox,
     machine,
     stage_seconds,
     xmargin_measured,
 )
 
 FICC = "ficc_positions"
-_BLOCK = 1 << 20
 
 
 def _resend_yesterdays_ficc(source: Path, dest: Path, day: dt.date) -> int:
@@ -60,13 +59,13 @@ def _resend_yesterdays_ficc(source: Path, dest: Path, day: dt.date) -> int:
     return rows
 
 
-def _failing_root(root: Path, day: dt.date) -> tuple[Path, int]:
-    ymd = day.strftime("%Y%m%d")
-    clean = root / "inbox" / ymd
-    failing = root / "failing"
+def _failing_root(clean: Path, day: dt.date) -> tuple[Path, int]:
+    """A data root beside `clean`'s (`<work>/failing`) whose inbox is `clean` with the FICC
+    file resent from yesterday; returns it and the FICC rows rewritten."""
+    failing = clean.parents[1] / "failing"
     if failing.exists():
         shutil.rmtree(failing)
-    inbox = failing / "inbox" / ymd
+    inbox = failing / "inbox" / clean.name
     inbox.mkdir(parents=True)
     rows = 0
     for path in sorted(clean.iterdir()):
@@ -97,27 +96,17 @@ def _validate(root: Path, day: dt.date) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=200_000)
-    parser.add_argument("--date", default="2026-11-20")
-    parser.add_argument("--seed", type=int, default=11)
+    add_inbox_arguments(parser)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "_work")
     args = parser.parse_args()
 
     root = args.work.resolve()
     day = dt.date.fromisoformat(args.date)
     figures: dict[str, Any] = {"accounts": args.accounts, "date": args.date}
-    if not (root / "inbox" / day.strftime("%Y%m%d")).is_dir():
-        started = time.perf_counter()
-        gen, _, _, _ = xmargin_measured(
-            "--quiet", "generate", "--date", args.date, "--accounts", str(args.accounts),
-            "--seed", str(args.seed), "--data-root", str(root),
-        )  # fmt: skip
-        if gen.returncode:
-            print(gen.stderr, file=sys.stderr)
-            return gen.returncode
-        figures["generate_s"] = round(time.perf_counter() - started, 1)
-    failing, rows = _failing_root(root, day)
+    clean, generate_s = generated_inbox(args)
+    if generate_s is not None:
+        figures["generate_s"] = round(generate_s, 1)
+    failing, rows = _failing_root(clean, day)
     figures["ficc_rows"] = rows
 
     runs: dict[str, list[dict[str, Any]]] = {"clean": [], "failing": []}

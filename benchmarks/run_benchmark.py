@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from _child import (  # the benchmarks folder, first on sys.path
     StealMeter,
+    add_inbox_arguments,
+    generated_inbox,
     machine,
     python_cpu,
     stage_seconds,
@@ -42,17 +43,11 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-REPO = Path(__file__).resolve().parent.parent
 FIXML_NS = b"http://www.fixprotocol.org/FIXML-5-0-SP2"
 _POSRPT = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?PosRpt[\s/>]")
 _FEED = 1 << 16
 # Issue 13 targets, at 200,000 accounts.
 TARGETS = {"run_vs_floor": 2.0, "validate_vs_floor": 1.5, "margin_vs_duckdb": 1.2, "rss_gib": 4.0}
-
-
-def _xmargin(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "pipeline", *args]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,11 +284,8 @@ def _split(t: float, s: float, tenors: npt.ArrayLike) -> npt.NDArray[np.float64]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=200_000)
-    parser.add_argument("--date", default="2026-11-20")
-    parser.add_argument("--seed", type=int, default=11)
+    add_inbox_arguments(parser)
     parser.add_argument("--shards", type=int, default=1)
-    parser.add_argument("--work", type=Path, default=REPO / "benchmarks" / "_work")
     parser.add_argument("--baseline-sample", type=int, default=5_000)
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
     parser.add_argument(
@@ -304,28 +296,11 @@ def main() -> int:
     args = parser.parse_args()
 
     root = args.work.resolve()
-    ymd = args.date.replace("-", "")
     figures: dict[str, object] = {"accounts": args.accounts, "date": args.date}
-
-    if not (root / "inbox" / ymd).is_dir():
-        started = time.perf_counter()
-        gen = _xmargin(
-            "--quiet",
-            "generate",
-            "--date",
-            args.date,
-            "--accounts",
-            str(args.accounts),
-            "--seed",
-            str(args.seed),
-            "--data-root",
-            str(root),
-        )
-        if gen.returncode:
-            print(gen.stderr, file=sys.stderr)
-            return gen.returncode
-        figures["generate_s"] = round(time.perf_counter() - started, 1)
-    inbox = root / "inbox" / ymd
+    inbox, generate_s = generated_inbox(args)
+    ymd = inbox.name
+    if generate_s is not None:
+        figures["generate_s"] = round(generate_s, 1)
     figures["input_bytes"] = sum(p.stat().st_size for p in inbox.iterdir())
 
     floor_before = input_parse_floor(inbox)
